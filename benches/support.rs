@@ -1,0 +1,85 @@
+//! Workloads shared by memlayer's benchmarks and peer scripts.
+
+/// `n` short, varied sentences (5–15 word pieces each).
+pub fn short_texts(n: usize) -> Vec<String> {
+    const SUBJ: [&str; 8] = ["I", "My sister", "Our team", "The agent", "Priya", "Tom", "We", "My doctor"];
+    const VERB: [&str; 8] = ["likes", "hates", "booked", "prefers", "forgot", "visited", "ordered", "recommended"];
+    const OBJ: [&str; 8] = [
+        "green tea", "a trip to Lisbon", "the aisle seat", "vegetarian food", "the quarterly report",
+        "a new cello", "running shoes", "the Rust compiler",
+    ];
+    (0..n)
+        .map(|i| format!("{} {} {} on day {}.", SUBJ[i % 8], VERB[(i / 8) % 8], OBJ[(i / 64 + i) % 8], i))
+        .collect()
+}
+
+/// `n` texts of about `words` words each (MiniLM turns ~100 words into ~128
+/// word pieces); each text differs.
+pub fn long_texts(n: usize, words: usize) -> Vec<String> {
+    let base = short_texts(words);
+    (0..n)
+        .map(|i| {
+            let mut s = String::new();
+            let mut w = 0;
+            let mut j = i;
+            while w < words {
+                let t = &base[j % base.len()];
+                w += t.split_whitespace().count();
+                s.push_str(t);
+                s.push(' ');
+                j += 7;
+            }
+            s
+        })
+        .collect()
+}
+
+/// Multiply-accumulate FLOPs (2 per MAC) of one BERT encoder forward pass over
+/// `tokens` tokens: Q, K, V, O projections, attention scores and mixing, and
+/// the two feed-forward matmuls, for every layer (embeddings, layer norms and
+/// softmax are lower order and not counted).
+pub fn bert_flops(tokens: usize, hidden: usize, intermediate: usize, layers: usize) -> f64 {
+    let (t, h, i) = (tokens as f64, hidden as f64, intermediate as f64);
+    let per_layer = 2.0 * (4.0 * t * h * h + 2.0 * t * t * h + 2.0 * t * h * i);
+    per_layer * layers as f64
+}
+
+/// A system prompt of about `approx_tokens` tokens, shaped like a memory
+/// extraction prompt (rules and examples), for prefix-reuse measurements.
+pub fn long_system_prompt(approx_tokens: usize) -> String {
+    let mut s = String::from(
+        "You are a memory extraction engine. Read the conversation and return the durable facts about the \
+         user as JSON {\"facts\": [...]}. Each fact is one short sentence in the third person.\n",
+    );
+    let examples = [
+        ("Hi, I'm Ana and I live in Porto.", "[\"Name is Ana\", \"Lives in Porto\"]"),
+        ("The weather is nice today.", "[]"),
+        ("I switched from coffee to green tea.", "[\"Drinks green tea instead of coffee\"]"),
+        ("My son Leo is allergic to peanuts.", "[\"Has a son named Leo\", \"Leo is allergic to peanuts\"]"),
+        ("I work as a nurse at the city hospital.", "[\"Works as a nurse at the city hospital\"]"),
+        ("Book me the aisle seat please, I always take it.", "[\"Prefers aisle seats\"]"),
+    ];
+    let mut i = 0;
+    // ~4 characters per token for English text.
+    while s.len() < approx_tokens * 4 {
+        let (input, out) = examples[i % examples.len()];
+        s.push_str(&format!("Example {}: user: {input}\nfacts: {out}\n", i + 1));
+        i += 1;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workloads_have_the_requested_shape() {
+        assert_eq!(short_texts(100).len(), 100);
+        assert!(long_texts(3, 100).iter().all(|t| t.split_whitespace().count() >= 100));
+        assert!(long_system_prompt(600).len() >= 2400);
+        // MiniLM-L6: 6 layers, 384 hidden, 1536 intermediate; ~21 MFLOP per token at short lengths.
+        let f = bert_flops(1, 384, 1536, 6) / 1e6;
+        assert!((21.0..22.0).contains(&f), "{f}");
+    }
+}
