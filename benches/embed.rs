@@ -9,11 +9,19 @@ use memlayer_benches::{long_texts, short_texts};
 use memlayer_models::{BertEmbedder, CachedModel, Embedder, EmbedderConfig};
 
 fn embed(c: &mut Criterion) {
-    let e = BertEmbedder::load_dir(&memlayer_tests::require(CachedModel::MINILM_L6_V2), &EmbedderConfig::default())
-        .expect("load MiniLM");
+    let e = BertEmbedder::load_dir(
+        &memlayer_tests::require(CachedModel::MINILM_L6_V2),
+        &EmbedderConfig::default(),
+    )
+    .expect("load MiniLM");
     let short = short_texts(32);
     let long = long_texts(32, 100);
-    let tokens = |ts: &[String]| ts.iter().map(|t| e.token_count(t).unwrap_or(0)).sum::<usize>() as f64 / ts.len() as f64;
+    let tokens = |ts: &[String]| {
+        ts.iter()
+            .map(|t| e.token_count(t).unwrap_or(0))
+            .sum::<usize>() as f64
+            / ts.len() as f64
+    };
     let (ts, tl) = (tokens(&short), tokens(&long));
     eprintln!("mean tokens per text: short {ts:.1}, long {tl:.1}");
     // Sidecar for scripts/bench-report: token counts turn texts/s into FLOP/s.
@@ -21,7 +29,9 @@ fn embed(c: &mut Criterion) {
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(
         dir.join("embed-workload.json"),
-        format!(r#"{{"short": {ts}, "long128": {tl}, "hidden": 384, "intermediate": 1536, "layers": 6}}"#),
+        format!(
+            r#"{{"short": {ts}, "long128": {tl}, "hidden": 384, "intermediate": 1536, "layers": 6}}"#
+        ),
     );
     let mut g = c.benchmark_group("embed");
     g.sample_size(20);
@@ -46,7 +56,9 @@ fn sgemm(c: &mut Criterion) {
     let mut g = c.benchmark_group("sgemm");
     g.sample_size(30);
     g.throughput(Throughput::Elements((2 * m * k * n) as u64));
-    g.bench_function("4096x384x1536", |bch| bch.iter(|| a.matmul(&b).expect("matmul")));
+    g.bench_function("4096x384x1536", |bch| {
+        bch.iter(|| a.matmul(&b).expect("matmul"))
+    });
     g.finish();
 }
 

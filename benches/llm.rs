@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use memlayer_benches::long_system_prompt;
-use memlayer_models::{CachedModel, ChatConfig, ChatMessage, ChatModel, GenerateOptions, LlamaCppChat};
+use memlayer_models::{
+    CachedModel, ChatConfig, ChatMessage, ChatModel, GenerateOptions, LlamaCppChat,
+};
 
 fn load(m: CachedModel) -> LlamaCppChat {
     let cfg = ChatConfig {
@@ -18,17 +20,25 @@ fn load(m: CachedModel) -> LlamaCppChat {
 }
 
 fn llm(c: &mut Criterion) {
-    let models = [("smollm2", CachedModel::SMOLLM2_135M), ("qwen0.5b", CachedModel::QWEN25_05B)];
+    let models = [
+        ("smollm2", CachedModel::SMOLLM2_135M),
+        ("qwen0.5b", CachedModel::QWEN25_05B),
+    ];
     let system = ChatMessage::system(long_system_prompt(600));
     let schema = serde_json::json!({"type": "object", "additionalProperties": false, "required": ["facts"],
         "properties": {"facts": {"type": "array", "maxItems": 4, "items": {"type": "string", "maxLength": 80}}}});
     for (name, m) in models {
         let model = load(m);
         let mut g = c.benchmark_group(format!("llm/{name}"));
-        g.sample_size(10).measurement_time(Duration::from_secs(20)).warm_up_time(Duration::from_secs(2));
+        g.sample_size(10)
+            .measurement_time(Duration::from_secs(20))
+            .warm_up_time(Duration::from_secs(2));
 
         // Prefill: a ~600-token prompt, one output token, nothing cached.
-        let prefill_msgs = [system.clone(), ChatMessage::user("user: I just adopted a cat named Miso.")];
+        let prefill_msgs = [
+            system.clone(),
+            ChatMessage::user("user: I just adopted a cat named Miso."),
+        ];
         let one = GenerateOptions::default().max_tokens(1);
         model.clear_prefix_cache();
         let probe = model.generate(&prefill_msgs, &one).expect("generate");
@@ -47,7 +57,9 @@ fn llm(c: &mut Criterion) {
 
         // Decode: 128 tokens of free text after a short prompt (generation
         // time only; greedy, so every iteration produces the same tokens).
-        let decode_msgs = [ChatMessage::user("Write a long, detailed essay about the history of tea.")];
+        let decode_msgs = [ChatMessage::user(
+            "Write a long, detailed essay about the history of tea.",
+        )];
         let gen128 = GenerateOptions::default().max_tokens(128);
         let probe = model.generate(&decode_msgs, &gen128).expect("generate");
         g.throughput(Throughput::Elements(probe.completion_tokens as u64));
@@ -71,10 +83,16 @@ fn llm(c: &mut Criterion) {
             "user: My daughter Ana is allergic to peanuts.",
             "user: I switched from coffee to green tea.",
         ];
-        let opts = GenerateOptions::default().max_tokens(96).json_schema(schema.clone());
+        let opts = GenerateOptions::default()
+            .max_tokens(96)
+            .json_schema(schema.clone());
         g.throughput(Throughput::Elements(1));
         for reuse in [false, true] {
-            let label = if reuse { "with_prefix_reuse" } else { "without_prefix_reuse" };
+            let label = if reuse {
+                "with_prefix_reuse"
+            } else {
+                "without_prefix_reuse"
+            };
             let mut i = 0usize;
             g.bench_function(BenchmarkId::new("add_call", label), |b| {
                 b.iter_custom(|iters| {

@@ -2,14 +2,46 @@
 
 /// `n` short, varied sentences (5–15 word pieces each).
 pub fn short_texts(n: usize) -> Vec<String> {
-    const SUBJ: [&str; 8] = ["I", "My sister", "Our team", "The agent", "Priya", "Tom", "We", "My doctor"];
-    const VERB: [&str; 8] = ["likes", "hates", "booked", "prefers", "forgot", "visited", "ordered", "recommended"];
+    const SUBJ: [&str; 8] = [
+        "I",
+        "My sister",
+        "Our team",
+        "The agent",
+        "Priya",
+        "Tom",
+        "We",
+        "My doctor",
+    ];
+    const VERB: [&str; 8] = [
+        "likes",
+        "hates",
+        "booked",
+        "prefers",
+        "forgot",
+        "visited",
+        "ordered",
+        "recommended",
+    ];
     const OBJ: [&str; 8] = [
-        "green tea", "a trip to Lisbon", "the aisle seat", "vegetarian food", "the quarterly report",
-        "a new cello", "running shoes", "the Rust compiler",
+        "green tea",
+        "a trip to Lisbon",
+        "the aisle seat",
+        "vegetarian food",
+        "the quarterly report",
+        "a new cello",
+        "running shoes",
+        "the Rust compiler",
     ];
     (0..n)
-        .map(|i| format!("{} {} {} on day {}.", SUBJ[i % 8], VERB[(i / 8) % 8], OBJ[(i / 64 + i) % 8], i))
+        .map(|i| {
+            format!(
+                "{} {} {} on day {}.",
+                SUBJ[i % 8],
+                VERB[(i / 8) % 8],
+                OBJ[(i / 64 + i) % 8],
+                i
+            )
+        })
         .collect()
 }
 
@@ -52,12 +84,27 @@ pub fn long_system_prompt(approx_tokens: usize) -> String {
          user as JSON {\"facts\": [...]}. Each fact is one short sentence in the third person.\n",
     );
     let examples = [
-        ("Hi, I'm Ana and I live in Porto.", "[\"Name is Ana\", \"Lives in Porto\"]"),
+        (
+            "Hi, I'm Ana and I live in Porto.",
+            "[\"Name is Ana\", \"Lives in Porto\"]",
+        ),
         ("The weather is nice today.", "[]"),
-        ("I switched from coffee to green tea.", "[\"Drinks green tea instead of coffee\"]"),
-        ("My son Leo is allergic to peanuts.", "[\"Has a son named Leo\", \"Leo is allergic to peanuts\"]"),
-        ("I work as a nurse at the city hospital.", "[\"Works as a nurse at the city hospital\"]"),
-        ("Book me the aisle seat please, I always take it.", "[\"Prefers aisle seats\"]"),
+        (
+            "I switched from coffee to green tea.",
+            "[\"Drinks green tea instead of coffee\"]",
+        ),
+        (
+            "My son Leo is allergic to peanuts.",
+            "[\"Has a son named Leo\", \"Leo is allergic to peanuts\"]",
+        ),
+        (
+            "I work as a nurse at the city hospital.",
+            "[\"Works as a nurse at the city hospital\"]",
+        ),
+        (
+            "Book me the aisle seat please, I always take it.",
+            "[\"Prefers aisle seats\"]",
+        ),
     ];
     let mut i = 0;
     // ~4 characters per token for English text.
@@ -76,7 +123,11 @@ mod tests {
     #[test]
     fn workloads_have_the_requested_shape() {
         assert_eq!(short_texts(100).len(), 100);
-        assert!(long_texts(3, 100).iter().all(|t| t.split_whitespace().count() >= 100));
+        assert!(
+            long_texts(3, 100)
+                .iter()
+                .all(|t| t.split_whitespace().count() >= 100)
+        );
         assert!(long_system_prompt(600).len() >= 2400);
         // MiniLM-L6: 6 layers, 384 hidden, 1536 intermediate; ~21 MFLOP per token at short lengths.
         let f = bert_flops(1, 384, 1536, 6) / 1e6;

@@ -11,7 +11,11 @@ use serde_json::{Value, json};
 fn minilm() -> &'static BertEmbedder {
     static M: OnceLock<BertEmbedder> = OnceLock::new();
     M.get_or_init(|| {
-        BertEmbedder::load_dir(&require(CachedModel::MINILM_L6_V2), &EmbedderConfig::default()).expect("load MiniLM")
+        BertEmbedder::load_dir(
+            &require(CachedModel::MINILM_L6_V2),
+            &EmbedderConfig::default(),
+        )
+        .expect("load MiniLM")
     })
 }
 
@@ -39,27 +43,54 @@ fn minilm_matches_independent_reference() {
     let batched = e.embed_batch(&texts).unwrap();
     let mut worst = (f32::MAX, String::new());
     for (case, got) in r.cases.iter().zip(&batched) {
-        assert_eq!(e.token_count(&case.text).unwrap(), case.tokens, "token count for {:?}", case.text);
+        assert_eq!(
+            e.token_count(&case.text).unwrap(),
+            case.tokens,
+            "token count for {:?}",
+            case.text
+        );
         let c = cosine(got, &case.embedding);
         if c < worst.0 {
             worst = (c, case.text.chars().take(40).collect());
         }
         // …and each text alone must give the same vector.
         let single = e.embed(&case.text).unwrap();
-        assert!(cosine(&single, got) > 0.99999, "batched vs single differ for {:?}", case.text);
+        assert!(
+            cosine(&single, got) > 0.99999,
+            "batched vs single differ for {:?}",
+            case.text
+        );
         let norm: f32 = got.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4, "not normalised: {norm}");
     }
-    eprintln!("MiniLM vs reference: {} cases, worst cosine {:.7} ({:?})", r.cases.len(), worst.0, worst.1);
-    assert!(worst.0 >= 0.9999, "worst cosine {} for {:?}", worst.0, worst.1);
-    assert!(r.cases.iter().any(|c| c.tokens == 256), "fixture must include a truncated case");
+    eprintln!(
+        "MiniLM vs reference: {} cases, worst cosine {:.9} (1 - cos = {:.2e}) ({:?})",
+        r.cases.len(),
+        worst.0,
+        1.0 - f64::from(worst.0),
+        worst.1
+    );
+    assert!(
+        worst.0 >= 0.9999,
+        "worst cosine {} for {:?}",
+        worst.0,
+        worst.1
+    );
+    assert!(
+        r.cases.iter().any(|c| c.tokens == 256),
+        "fixture must include a truncated case"
+    );
 }
 
 #[test]
 fn minilm_similarity_is_meaningful() {
     let e = minilm();
     let v = e
-        .embed_batch(&["I love drinking green tea", "Green tea is my favourite drink", "The train leaves at noon"])
+        .embed_batch(&[
+            "I love drinking green tea",
+            "Green tea is my favourite drink",
+            "The train leaves at noon",
+        ])
         .unwrap();
     assert!(cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.3);
     assert!(e.embed_batch(&[]).unwrap().is_empty());
@@ -74,7 +105,11 @@ fn embedder_errors_are_typed_and_name_the_file() {
         ..Default::default()
     };
     match BertEmbedder::load_dir(&dir, &cfg) {
-        Err(ModelError::DimensionMismatch { expected: 768, found: 384, .. }) => {}
+        Err(ModelError::DimensionMismatch {
+            expected: 768,
+            found: 384,
+            ..
+        }) => {}
         other => panic!("expected DimensionMismatch, got {other:?}"),
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -86,15 +121,23 @@ fn embedder_errors_are_typed_and_name_the_file() {
         std::fs::copy(dir.join(f), tmp.path().join(f)).unwrap();
     }
     let weights = std::fs::read(dir.join("model.safetensors")).unwrap();
-    std::fs::write(tmp.path().join("model.safetensors"), &weights[..weights.len() / 3]).unwrap();
+    std::fs::write(
+        tmp.path().join("model.safetensors"),
+        &weights[..weights.len() / 3],
+    )
+    .unwrap();
     match BertEmbedder::load_dir(tmp.path(), &EmbedderConfig::default()) {
-        Err(e @ ModelError::Corrupt { .. }) => assert!(e.to_string().contains("model.safetensors"), "{e}"),
+        Err(e @ ModelError::Corrupt { .. }) => {
+            assert!(e.to_string().contains("model.safetensors"), "{e}")
+        }
         other => panic!("expected Corrupt, got {other:?}"),
     }
     std::fs::write(tmp.path().join("model.safetensors"), &weights).unwrap();
     std::fs::write(tmp.path().join("tokenizer.json"), b"{not json").unwrap();
     match BertEmbedder::load_dir(tmp.path(), &EmbedderConfig::default()) {
-        Err(e @ ModelError::Corrupt { .. }) => assert!(e.to_string().contains("tokenizer.json"), "{e}"),
+        Err(e @ ModelError::Corrupt { .. }) => {
+            assert!(e.to_string().contains("tokenizer.json"), "{e}")
+        }
         other => panic!("expected Corrupt, got {other:?}"),
     }
 }
@@ -109,7 +152,11 @@ fn embedder_model_id_is_a_stable_fingerprint() {
         ..Default::default()
     };
     let b = BertEmbedder::load_dir(&dir, &short).unwrap();
-    assert_ne!(a.model_id(), b.model_id(), "settings that change vectors change the id");
+    assert_ne!(
+        a.model_id(),
+        b.model_id(),
+        "settings that change vectors change the id"
+    );
     assert!(a.model_id().contains("384d"), "{}", a.model_id());
 }
 
@@ -176,22 +223,34 @@ fn fifty_schema_constrained_generations_parse_and_validate() {
     for (task, sch) in schemas() {
         for conv in CONVERSATIONS {
             let msgs = [
-                ChatMessage::system(format!("You are a precise assistant that answers only with JSON. {task}")),
+                ChatMessage::system(format!(
+                    "You are a precise assistant that answers only with JSON. {task}"
+                )),
                 ChatMessage::user(conv),
             ];
-            let opts = GenerateOptions::default().max_tokens(1024).json_schema(sch.clone());
+            let opts = GenerateOptions::default()
+                .max_tokens(1024)
+                .json_schema(sch.clone());
             let out = m.generate(&msgs, &opts).unwrap();
             match serde_json::from_str::<Value>(&out.text)
                 .map_err(|e| e.to_string())
                 .and_then(|v| schema::validate(&sch, &v))
             {
                 Ok(()) => ok += 1,
-                Err(e) => failures.push(format!("{conv:?} / {task:?}: {e}: {:?} ({:?})", out.text, out.finish_reason)),
+                Err(e) => failures.push(format!(
+                    "{conv:?} / {task:?}: {e}: {:?} ({:?})",
+                    out.text, out.finish_reason
+                )),
             }
         }
     }
     eprintln!("schema-constrained JSON: {ok}/50 parse and validate");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(ok, 50);
 }
 
@@ -208,7 +267,11 @@ fn temperature_zero_is_deterministic_with_and_without_prefix_cache() {
     assert!(!a.text.trim().is_empty());
     assert_eq!(a.text, b.text);
     // A different prompt in between changes the cached state; still identical.
-    m.generate(&[ChatMessage::user("Say hello.")], &opts.clone().max_tokens(8)).unwrap();
+    m.generate(
+        &[ChatMessage::user("Say hello.")],
+        &opts.clone().max_tokens(8),
+    )
+    .unwrap();
     let c = m.generate(&msgs, &opts).unwrap();
     assert_eq!(a.text, c.text);
     // A second model instance without prefix reuse gives the same text.
@@ -223,7 +286,10 @@ fn temperature_zero_is_deterministic_with_and_without_prefix_cache() {
     assert_eq!(a.text, d.text);
     // Sampling with a seed is reproducible too.
     let hot = opts.clone().temperature(0.9).seed(7);
-    assert_eq!(fresh.generate(&msgs, &hot).unwrap().text, fresh.generate(&msgs, &hot).unwrap().text);
+    assert_eq!(
+        fresh.generate(&msgs, &hot).unwrap().text,
+        fresh.generate(&msgs, &hot).unwrap().text
+    );
 }
 
 #[test]
@@ -235,15 +301,22 @@ fn prefix_cache_skips_the_shared_system_prompt() {
     let m = LlamaCppChat::load_file(&require(CachedModel::SMOLLM2_135M), cfg).unwrap();
     let system = ChatMessage::system(
         "You extract facts about the user. Rules: ".to_string()
-            + &(1..40).map(|i| format!("rule {i}: be brief and exact. ")).collect::<String>(),
+            + &(1..40)
+                .map(|i| format!("rule {i}: be brief and exact. "))
+                .collect::<String>(),
     );
     let opts = GenerateOptions::default().max_tokens(8);
-    let first = m.generate(&[system.clone(), ChatMessage::user("I like tea.")], &opts).unwrap();
+    let first = m
+        .generate(&[system.clone(), ChatMessage::user("I like tea.")], &opts)
+        .unwrap();
     assert_eq!(first.cached_prompt_tokens, 0);
-    let second = m.generate(&[system.clone(), ChatMessage::user("I own a cat.")], &opts).unwrap();
+    let second = m
+        .generate(&[system.clone(), ChatMessage::user("I own a cat.")], &opts)
+        .unwrap();
     let system_tokens = m.tokenize(&m.render_prompt(&[system]).unwrap()).len();
     assert!(
-        second.cached_prompt_tokens + 8 >= system_tokens && second.cached_prompt_tokens < second.prompt_tokens,
+        second.cached_prompt_tokens + 8 >= system_tokens
+            && second.cached_prompt_tokens < second.prompt_tokens,
         "cached {} of {} (system prompt alone is {system_tokens})",
         second.cached_prompt_tokens,
         second.prompt_tokens
@@ -253,21 +326,41 @@ fn prefix_cache_skips_the_shared_system_prompt() {
 #[test]
 fn stop_strings_and_max_tokens() {
     let m = smollm();
-    let msgs = [ChatMessage::user("Count from 1 to 20, separated by commas.")];
-    let long = m.generate(&msgs, &GenerateOptions::default().max_tokens(60)).unwrap();
-    let short = m.generate(&msgs, &GenerateOptions::default().max_tokens(5)).unwrap();
+    let msgs = [ChatMessage::user(
+        "Count from 1 to 20, separated by commas.",
+    )];
+    let long = m
+        .generate(&msgs, &GenerateOptions::default().max_tokens(60))
+        .unwrap();
+    let short = m
+        .generate(&msgs, &GenerateOptions::default().max_tokens(5))
+        .unwrap();
     assert_eq!(short.completion_tokens, 5);
     assert_eq!(short.finish_reason, FinishReason::Length);
-    assert!(long.text.starts_with(&short.text), "{:?} vs {:?}", long.text, short.text);
-    let stop = m.generate(&msgs, &GenerateOptions::default().max_tokens(60).stop("5")).unwrap();
-    assert_eq!(stop.finish_reason, FinishReason::StopSequence, "{:?}", stop.text);
+    assert!(
+        long.text.starts_with(&short.text),
+        "{:?} vs {:?}",
+        long.text,
+        short.text
+    );
+    let stop = m
+        .generate(&msgs, &GenerateOptions::default().max_tokens(60).stop("5"))
+        .unwrap();
+    assert_eq!(
+        stop.finish_reason,
+        FinishReason::StopSequence,
+        "{:?}",
+        stop.text
+    );
     assert!(!stop.text.contains('5'));
     assert!(long.text.starts_with(&stop.text));
 }
 
 #[test]
 fn chat_templates_come_from_the_gguf() {
-    let s = smollm().render_prompt(&[ChatMessage::system("S"), ChatMessage::user("U")]).unwrap();
+    let s = smollm()
+        .render_prompt(&[ChatMessage::system("S"), ChatMessage::user("U")])
+        .unwrap();
     assert!(s.contains("<|im_start|>system\nS<|im_end|>"), "{s}");
     assert!(s.ends_with("<|im_start|>assistant\n"), "{s}");
     let cfg = ChatConfig {
@@ -280,10 +373,10 @@ fn chat_templates_come_from_the_gguf() {
     let out = q
         .generate(
             &[ChatMessage::user("Is water wet? Answer in JSON.")],
-            &GenerateOptions::default()
-                .max_tokens(64)
-                .json_schema(json!({"type": "object", "required": ["answer"], "additionalProperties": false,
-                                    "properties": {"answer": {"type": "boolean"}}})),
+            &GenerateOptions::default().max_tokens(64).json_schema(
+                json!({"type": "object", "required": ["answer"], "additionalProperties": false,
+                                    "properties": {"answer": {"type": "boolean"}}}),
+            ),
         )
         .unwrap();
     let v: Value = serde_json::from_str(&out.text).unwrap();
@@ -308,13 +401,18 @@ fn chat_errors_are_typed_and_name_the_file() {
     let truncated = tmp.path().join("truncated.gguf");
     std::fs::write(&truncated, &real[..real.len() / 2]).unwrap();
     match LlamaCppChat::load_file(&truncated, ChatConfig::default()) {
-        Err(e @ ModelError::Corrupt { .. }) => assert!(e.to_string().contains("truncated.gguf"), "{e}"),
+        Err(e @ ModelError::Corrupt { .. }) => {
+            assert!(e.to_string().contains("truncated.gguf"), "{e}")
+        }
         other => panic!("expected Corrupt, got {other:?}"),
     }
     // The same GGUF with its chat-template key renamed (same length, so every
     // offset stays valid): a model without a chat template.
     let key = b"tokenizer.chat_template";
-    let at = real.windows(key.len()).position(|w| w == key).expect("SmolLM2 has a chat template");
+    let at = real
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("SmolLM2 has a chat template");
     let mut patched = real.clone();
     patched[at + key.len() - 1] = b'X';
     let no_tmpl = tmp.path().join("no-template.gguf");
@@ -322,7 +420,10 @@ fn chat_errors_are_typed_and_name_the_file() {
     match LlamaCppChat::load_file(&no_tmpl, ChatConfig::default()) {
         Err(e @ ModelError::MissingChatTemplate { .. }) => {
             let msg = e.to_string();
-            assert!(msg.contains("no-template.gguf") && msg.contains("chat_template"), "{msg}");
+            assert!(
+                msg.contains("no-template.gguf") && msg.contains("chat_template"),
+                "{msg}"
+            );
         }
         other => panic!("expected MissingChatTemplate, got {other:?}"),
     }
@@ -333,7 +434,12 @@ fn chat_errors_are_typed_and_name_the_file() {
         ..ChatConfig::default()
     };
     let m = LlamaCppChat::load_file(&no_tmpl, cfg).unwrap();
-    let out = m.generate(&[ChatMessage::user("hi")], &GenerateOptions::default().max_tokens(4)).unwrap();
+    let out = m
+        .generate(
+            &[ChatMessage::user("hi")],
+            &GenerateOptions::default().max_tokens(4),
+        )
+        .unwrap();
     assert!(out.completion_tokens <= 4);
     // Request-level errors.
     let m = smollm();
@@ -342,9 +448,15 @@ fn chat_errors_are_typed_and_name_the_file() {
         m.generate(&[ChatMessage::user("hi")], &too_long),
         Err(ModelError::ContextOverflow { .. })
     ));
-    assert!(matches!(m.generate(&[], &GenerateOptions::default()), Err(ModelError::InvalidArgument(_))));
+    assert!(matches!(
+        m.generate(&[], &GenerateOptions::default()),
+        Err(ModelError::InvalidArgument(_))
+    ));
     let bad_temp = GenerateOptions::default().temperature(f32::NAN);
-    assert!(matches!(m.generate(&[ChatMessage::user("hi")], &bad_temp), Err(ModelError::InvalidArgument(_))));
+    assert!(matches!(
+        m.generate(&[ChatMessage::user("hi")], &bad_temp),
+        Err(ModelError::InvalidArgument(_))
+    ));
     let bad_schema = GenerateOptions::default().json_schema(json!({"type": "no-such-type"}));
     assert!(matches!(
         m.generate(&[ChatMessage::user("hi")], &bad_schema),
@@ -352,7 +464,10 @@ fn chat_errors_are_typed_and_name_the_file() {
     ));
     // NUL bytes in user content are not a crash.
     let out = m
-        .generate(&[ChatMessage::user("a\0b")], &GenerateOptions::default().max_tokens(4))
+        .generate(
+            &[ChatMessage::user("a\0b")],
+            &GenerateOptions::default().max_tokens(4),
+        )
         .unwrap();
     assert!(out.completion_tokens <= 4);
 }

@@ -7,7 +7,9 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use serde::Deserialize;
-use tokenizers::{PaddingParams, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::{
+    PaddingParams, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+};
 
 use crate::embed::{Embedder, Fnv64};
 use crate::error::{ModelError, Result};
@@ -124,7 +126,11 @@ struct StModule {
 }
 
 const REQUIRED: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
-const OPTIONAL: [&str; 3] = ["sentence_bert_config.json", "1_Pooling/config.json", "modules.json"];
+const OPTIONAL: [&str; 3] = [
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+    "modules.json",
+];
 
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| ModelError::io(path, e))
@@ -135,10 +141,12 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {
         return Ok(None);
     }
     let bytes = read(path)?;
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| ModelError::Corrupt {
-        path: path.to_path_buf(),
-        reason: format!("not valid JSON for this file: {e}"),
-    })
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| ModelError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("not valid JSON for this file: {e}"),
+        })
 }
 
 impl BertEmbedder {
@@ -161,10 +169,11 @@ impl BertEmbedder {
         }
         let cfg_path = dir.join("config.json");
         let cfg_bytes = read(&cfg_path)?;
-        let bert_cfg: Config = serde_json::from_slice(&cfg_bytes).map_err(|e| ModelError::Corrupt {
-            path: cfg_path.clone(),
-            reason: format!("not a BERT config: {e}"),
-        })?;
+        let bert_cfg: Config =
+            serde_json::from_slice(&cfg_bytes).map_err(|e| ModelError::Corrupt {
+                path: cfg_path.clone(),
+                reason: format!("not a BERT config: {e}"),
+            })?;
 
         let st: Option<SentenceBertConfig> = read_json(&dir.join("sentence_bert_config.json"))?;
         let pool_cfg: Option<PoolingConfig> = read_json(&dir.join("1_Pooling/config.json"))?;
@@ -193,7 +202,9 @@ impl BertEmbedder {
             }
         };
         let normalize = match &modules {
-            Some(m) => m.iter().any(|m| m.kind.ends_with(".Normalize") || m.path.ends_with("Normalize")),
+            Some(m) => m
+                .iter()
+                .any(|m| m.kind.ends_with(".Normalize") || m.path.ends_with("Normalize")),
             None => true,
         };
         let dims = bert_cfg.hidden_size;
@@ -202,7 +213,9 @@ impl BertEmbedder {
         {
             return Err(ModelError::Corrupt {
                 path: dir.join("1_Pooling/config.json"),
-                reason: format!("word_embedding_dimension {w} disagrees with hidden_size {dims} in config.json"),
+                reason: format!(
+                    "word_embedding_dimension {w} disagrees with hidden_size {dims} in config.json"
+                ),
             });
         }
         if let Some(expected) = config.expected_dims
@@ -276,12 +289,13 @@ impl BertEmbedder {
                 fingerprint
             )
         });
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).map_err(|e| {
-            ModelError::Corrupt {
-                path: st_path.clone(),
-                reason: format!("not a readable safetensors file: {e}"),
-            }
-        })?;
+        let vb =
+            VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).map_err(|e| {
+                ModelError::Corrupt {
+                    path: st_path.clone(),
+                    reason: format!("not a readable safetensors file: {e}"),
+                }
+            })?;
         let model = BertModel::load(vb, &bert_cfg).map_err(|e| ModelError::Corrupt {
             path: st_path.clone(),
             reason: format!("weights do not match config.json: {e}"),
@@ -345,12 +359,24 @@ impl BertEmbedder {
             .model
             .forward(&input_ids, &type_ids, Some(&attention))
             .map_err(c)?; // (b, len, dims)
-        let mask_f = attention.to_dtype(DType::F32).map_err(c)?.unsqueeze(2).map_err(c)?; // (b, len, 1)
+        let mask_f = attention
+            .to_dtype(DType::F32)
+            .map_err(c)?
+            .unsqueeze(2)
+            .map_err(c)?; // (b, len, 1)
         let pooled = match self.pooling {
             Pooling::Cls => hidden.narrow(1, 0, 1).map_err(c)?.squeeze(1).map_err(c)?,
             Pooling::Mean | Pooling::MeanSqrtLen => {
-                let sum = hidden.broadcast_mul(&mask_f).map_err(c)?.sum(1).map_err(c)?; // (b, dims)
-                let count = mask_f.sum(1).map_err(c)?.clamp(1e-9f32, f32::MAX).map_err(c)?; // (b, 1)
+                let sum = hidden
+                    .broadcast_mul(&mask_f)
+                    .map_err(c)?
+                    .sum(1)
+                    .map_err(c)?; // (b, dims)
+                let count = mask_f
+                    .sum(1)
+                    .map_err(c)?
+                    .clamp(1e-9f32, f32::MAX)
+                    .map_err(c)?; // (b, 1)
                 let count = if self.pooling == Pooling::MeanSqrtLen {
                     count.sqrt().map_err(c)?
                 } else {
@@ -360,7 +386,8 @@ impl BertEmbedder {
             }
             Pooling::Max => {
                 // Padded positions get a large negative value so they never win.
-                let neg = ((mask_f.ones_like().map_err(c)? - &mask_f).map_err(c)? * -1e9f64).map_err(c)?;
+                let neg = ((mask_f.ones_like().map_err(c)? - &mask_f).map_err(c)? * -1e9f64)
+                    .map_err(c)?;
                 hidden.broadcast_add(&neg).map_err(c)?.max(1).map_err(c)?
             }
         };
@@ -403,7 +430,9 @@ impl Embedder for BertEmbedder {
             let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i]).collect();
             let vecs = self.forward(&batch)?;
             if vecs.len() != chunk.len() {
-                return Err(ModelError::candle("forward pass returned the wrong number of rows"));
+                return Err(ModelError::candle(
+                    "forward pass returned the wrong number of rows",
+                ));
             }
             for (&i, v) in chunk.iter().zip(vecs) {
                 out[i] = v;

@@ -36,7 +36,10 @@ impl Embedder for HashEmbedder {
             .iter()
             .map(|t| {
                 let mut v = vec![0f32; self.dims];
-                for w in t.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+                for w in t
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                {
                     let mut h = Fnv64::new();
                     h.write(w.to_lowercase().as_bytes());
                     let h = h.finish();
@@ -110,14 +113,21 @@ impl ScriptedChat {
 impl ChatModel for ScriptedChat {
     fn generate(&self, messages: &[ChatMessage], _options: &GenerateOptions) -> Result<Completion> {
         self.requests.lock().push(messages.to_vec());
-        let text = self.replies.lock().pop_front().ok_or_else(|| ModelError::Inference {
-            backend: "scripted",
-            reason: "no scripted reply left".into(),
-        })?;
+        let text = self
+            .replies
+            .lock()
+            .pop_front()
+            .ok_or_else(|| ModelError::Inference {
+                backend: "scripted",
+                reason: "no scripted reply left".into(),
+            })?;
         Ok(Completion {
             completion_tokens: text.split_whitespace().count(),
             text,
-            prompt_tokens: messages.iter().map(|m| m.content.split_whitespace().count()).sum(),
+            prompt_tokens: messages
+                .iter()
+                .map(|m| m.content.split_whitespace().count())
+                .sum(),
             cached_prompt_tokens: 0,
             finish_reason: FinishReason::Stop,
             timings: Timings::default(),
@@ -136,7 +146,14 @@ mod tests {
     #[test]
     fn hash_embedder_is_deterministic_and_normalised() {
         let e = HashEmbedder::new(128);
-        let a = e.embed_batch(&["I like green tea", "I like green tea", "rust borrow checker", ""]).unwrap();
+        let a = e
+            .embed_batch(&[
+                "I like green tea",
+                "I like green tea",
+                "rust borrow checker",
+                "",
+            ])
+            .unwrap();
         assert_eq!(a[0], a[1]);
         assert!((a[0].iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-5);
         assert!(cosine(&a[0], &a[1]) > 0.999);

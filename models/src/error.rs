@@ -22,7 +22,9 @@ pub enum ModelError {
     },
 
     /// A file exists but could not be read or parsed as what it should be.
-    #[error("invalid model file {path}: {reason}; re-download it (scripts/fetch-models) or point to a valid file")]
+    #[error(
+        "invalid model file {path}: {reason}; re-download it (scripts/fetch-models) or point to a valid file"
+    )]
     Corrupt {
         /// The offending file.
         path: PathBuf,
@@ -31,7 +33,9 @@ pub enum ModelError {
     },
 
     /// The model's output dimension is not what the caller (or the store) expects.
-    #[error("model {path} produces {found}-dimensional embeddings but {expected} were expected; use the embedding model the store was created with, or a new store")]
+    #[error(
+        "model {path} produces {found}-dimensional embeddings but {expected} were expected; use the embedding model the store was created with, or a new store"
+    )]
     DimensionMismatch {
         /// The model directory.
         path: PathBuf,
@@ -42,7 +46,9 @@ pub enum ModelError {
     },
 
     /// The GGUF has no chat template (or one llama.cpp cannot apply).
-    #[error("{path} has no usable chat template ({reason}); set `chat_template` in the chat model config to a built-in name such as \"chatml\", \"llama3\" or \"gemma\"")]
+    #[error(
+        "{path} has no usable chat template ({reason}); set `chat_template` in the chat model config to a built-in name such as \"chatml\", \"llama3\" or \"gemma\""
+    )]
     MissingChatTemplate {
         /// The GGUF file.
         path: PathBuf,
@@ -51,7 +57,9 @@ pub enum ModelError {
     },
 
     /// The prompt plus the requested output does not fit the context window.
-    #[error("prompt of {prompt_tokens} tokens plus max_tokens {max_tokens} exceeds the context window of {n_ctx} tokens; shorten the input or raise `n_ctx`")]
+    #[error(
+        "prompt of {prompt_tokens} tokens plus max_tokens {max_tokens} exceeds the context window of {n_ctx} tokens; shorten the input or raise `n_ctx`"
+    )]
     ContextOverflow {
         /// Tokens in the prompt.
         prompt_tokens: usize,
@@ -62,7 +70,9 @@ pub enum ModelError {
     },
 
     /// The JSON Schema could not be turned into a grammar.
-    #[error("JSON Schema not supported for constrained decoding: {0}; simplify the schema (objects, arrays, strings, numbers, enums)")]
+    #[error(
+        "JSON Schema not supported for constrained decoding: {0}; simplify the schema (objects, arrays, strings, numbers, enums)"
+    )]
     InvalidSchema(String),
 
     /// An argument was out of range.

@@ -162,10 +162,15 @@ impl LlamaCppChat {
     /// Loads a GGUF file.
     pub fn load_file(path: &Path, config: ChatConfig) -> Result<Self> {
         if config.n_ctx < 64 {
-            return Err(ModelError::InvalidArgument(format!("n_ctx {} is too small (minimum 64)", config.n_ctx)));
+            return Err(ModelError::InvalidArgument(format!(
+                "n_ctx {} is too small (minimum 64)",
+                config.n_ctx
+            )));
         }
         if config.n_batch == 0 || config.parallel == 0 {
-            return Err(ModelError::InvalidArgument("n_batch and parallel must be at least 1".into()));
+            return Err(ModelError::InvalidArgument(
+                "n_batch and parallel must be at least 1".into(),
+            ));
         }
         if !path.is_file() {
             return Err(ModelError::NotFound {
@@ -175,18 +180,20 @@ impl LlamaCppChat {
         }
         check_gguf_magic(path)?;
         let backend = backend()?;
-        let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default()).map_err(|e| {
-            ModelError::Corrupt {
+        let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+            .map_err(|e| ModelError::Corrupt {
                 path: path.to_path_buf(),
                 reason: format!("llama.cpp could not load it: {e}"),
-            }
-        })?;
+            })?;
         let template = match &config.chat_template {
-            Some(t) => LlamaChatTemplate::new(t).map_err(|e| ModelError::InvalidArgument(format!("chat_template: {e}")))?,
-            None => model.chat_template(None).map_err(|e| ModelError::MissingChatTemplate {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?,
+            Some(t) => LlamaChatTemplate::new(t)
+                .map_err(|e| ModelError::InvalidArgument(format!("chat_template: {e}")))?,
+            None => model
+                .chat_template(None)
+                .map_err(|e| ModelError::MissingChatTemplate {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })?,
         };
         // Prove the template is one llama.cpp can apply.
         let probe = [
@@ -204,13 +211,25 @@ impl LlamaCppChat {
             })?;
         let n_ctx_train = model.n_ctx_train();
         if n_ctx_train > 0 && config.n_ctx > n_ctx_train {
-            tracing::warn!(n_ctx = config.n_ctx, n_ctx_train, "n_ctx exceeds the model's training context");
+            tracing::warn!(
+                n_ctx = config.n_ctx,
+                n_ctx_train,
+                "n_ctx exceeds the model's training context"
+            );
         }
-        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let model_id = format!("gguf/{file}/{size}");
         let slots = (0..config.parallel)
-            .map(|_| Mutex::new(Slot { ctx: None, cached: Vec::new() }))
+            .map(|_| {
+                Mutex::new(Slot {
+                    ctx: None,
+                    cached: Vec::new(),
+                })
+            })
             .collect();
         tracing::debug!(path = %path.display(), params = model.n_params(), "loaded GGUF chat model");
         Ok(LlamaCppChat {
@@ -252,7 +271,9 @@ impl LlamaCppChat {
 
     /// Tokenises text as the model sees it (special tokens parsed).
     pub fn tokenize(&self, text: &str) -> Vec<LlamaToken> {
-        self.model.vocab().tokenize(sanitize(text).as_bytes(), true, true)
+        self.model
+            .vocab()
+            .tokenize(sanitize(text).as_bytes(), true, true)
     }
 
     /// Forgets every cached prompt prefix (the next call evaluates its whole
@@ -268,7 +289,9 @@ impl LlamaCppChat {
     }
 
     fn threads(&self) -> (i32, i32) {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let n = self.config.n_threads.unwrap_or(cores as i32).max(1);
         (n, self.config.n_threads_batch.unwrap_or(n).max(1))
     }
@@ -285,9 +308,12 @@ impl LlamaCppChat {
             .with_n_threads_batch(tb);
         // SAFETY: see the field comment on `model`.
         let model: &'static LlamaModel = unsafe { &*(self.model.as_ref() as *const LlamaModel) };
-        model
-            .new_context(backend, params)
-            .map_err(|e| ModelError::llama(format!("cannot create a context of {} tokens: {e}", self.config.n_ctx)))
+        model.new_context(backend, params).map_err(|e| {
+            ModelError::llama(format!(
+                "cannot create a context of {} tokens: {e}",
+                self.config.n_ctx
+            ))
+        })
     }
 
     /// Picks a slot: a free one with the longest cached prefix, else waits
@@ -325,15 +351,22 @@ impl LlamaCppChat {
         }
     }
 
-    fn run(&self, slot: &mut Slot, tokens: &[LlamaToken], o: &GenerateOptions, t0: Instant) -> Result<Completion> {
+    fn run(
+        &self,
+        slot: &mut Slot,
+        tokens: &[LlamaToken],
+        o: &GenerateOptions,
+        t0: Instant,
+    ) -> Result<Completion> {
         let n_ctx = self.config.n_ctx as usize;
         let mut grammar = match &o.json_schema {
             Some(schema) => {
                 let gbnf = llama_cpp_2::json_schema_to_grammar(&schema.to_string())
                     .map_err(|e| ModelError::InvalidSchema(e.to_string()))?;
                 Some(
-                    LlamaSampler::grammar(&self.model, &gbnf, "root")
-                        .map_err(|e| ModelError::InvalidSchema(format!("grammar rejected by llama.cpp: {e}")))?,
+                    LlamaSampler::grammar(&self.model, &gbnf, "root").map_err(|e| {
+                        ModelError::InvalidSchema(format!("grammar rejected by llama.cpp: {e}"))
+                    })?,
                 )
             }
             None => None,
@@ -412,14 +445,22 @@ impl LlamaCppChat {
             n_gen += 1;
             if !o.stop.is_empty() {
                 let text = String::from_utf8_lossy(&out);
-                if let Some(cut) = o.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min() {
+                if let Some(cut) = o
+                    .stop
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .filter_map(|s| text.find(s.as_str()))
+                    .min()
+                {
                     let kept = text[..cut].to_string();
                     out = kept.into_bytes();
                     break FinishReason::StopSequence;
                 }
             }
             batch.clear();
-            batch.add(tok, pos as i32, &[0], true).map_err(ModelError::llama)?;
+            batch
+                .add(tok, pos as i32, &[0], true)
+                .map_err(ModelError::llama)?;
             ctx.decode(&mut batch).map_err(ModelError::llama)?;
             slot.cached.push(tok);
             pos += 1;
@@ -486,7 +527,9 @@ impl ChatModel for LlamaCppChat {
     fn generate(&self, messages: &[ChatMessage], options: &GenerateOptions) -> Result<Completion> {
         let t0 = Instant::now();
         if messages.is_empty() {
-            return Err(ModelError::InvalidArgument("generate needs at least one message".into()));
+            return Err(ModelError::InvalidArgument(
+                "generate needs at least one message".into(),
+            ));
         }
         if !(options.temperature.is_finite() && options.temperature >= 0.0) {
             return Err(ModelError::InvalidArgument(format!(
@@ -497,7 +540,9 @@ impl ChatModel for LlamaCppChat {
         let prompt = self.render_prompt(messages)?;
         let tokens = self.tokenize(&prompt);
         if tokens.is_empty() {
-            return Err(ModelError::InvalidArgument("the prompt tokenised to nothing".into()));
+            return Err(ModelError::InvalidArgument(
+                "the prompt tokenised to nothing".into(),
+            ));
         }
         let n_ctx = self.config.n_ctx as usize;
         if tokens.len() + options.max_tokens.min(n_ctx) > n_ctx {

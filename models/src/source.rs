@@ -202,7 +202,12 @@ impl HubSource {
     fn is_offline(&self) -> bool {
         self.offline
             || std::env::var("HF_HUB_OFFLINE")
-                .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+                .map(|v| {
+                    matches!(
+                        v.trim().to_ascii_lowercase().as_str(),
+                        "1" | "true" | "yes" | "on"
+                    )
+                })
                 .unwrap_or(false)
     }
 
@@ -235,7 +240,11 @@ impl HubSource {
     }
 
     /// Resolves one file: from the cache, else (when online) by download.
-    fn resolve_one(&self, file: &str, api: &mut Option<hf_hub::api::sync::ApiRepo>) -> Result<PathBuf> {
+    fn resolve_one(
+        &self,
+        file: &str,
+        api: &mut Option<hf_hub::api::sync::ApiRepo>,
+    ) -> Result<PathBuf> {
         if let Some(p) = self.cached_file(file) {
             return Ok(p);
         }
@@ -251,10 +260,15 @@ impl HubSource {
             )));
         }
         if api.is_none() {
-            let built = hf_hub::api::sync::ApiBuilder::from_cache(hf_hub::Cache::new(self.cache_root()))
-                .with_progress(false)
-                .build()
-                .map_err(|e| err(format!("{e}; set HF_HUB_OFFLINE=1 to use only the local cache")))?;
+            let built =
+                hf_hub::api::sync::ApiBuilder::from_cache(hf_hub::Cache::new(self.cache_root()))
+                    .with_progress(false)
+                    .build()
+                    .map_err(|e| {
+                        err(format!(
+                            "{e}; set HF_HUB_OFFLINE=1 to use only the local cache"
+                        ))
+                    })?;
             *api = Some(built.repo(hf_hub::Repo::with_revision(
                 self.repo.clone(),
                 hf_hub::RepoType::Model,
@@ -262,9 +276,11 @@ impl HubSource {
             )));
         }
         match api {
-            Some(repo) => repo
-                .get(file)
-                .map_err(|e| err(format!("{e}; check the repository name and your network, or set HF_HUB_OFFLINE=1"))),
+            Some(repo) => repo.get(file).map_err(|e| {
+                err(format!(
+                    "{e}; check the repository name and your network, or set HF_HUB_OFFLINE=1"
+                ))
+            }),
             None => Err(err("hub client unavailable".into())),
         }
     }
@@ -309,7 +325,8 @@ impl ModelSource {
                         tracing::debug!(file = f, error = %e, "optional model file not available");
                     }
                 }
-                return dir.ok_or_else(|| ModelError::InvalidArgument("no required files named".into()));
+                return dir
+                    .ok_or_else(|| ModelError::InvalidArgument("no required files named".into()));
             }
         };
         for f in required {
@@ -383,15 +400,29 @@ mod tests {
     #[test]
     fn offline_lookup_finds_files_in_a_hub_laid_out_cache() {
         let tmp = tempfile::tempdir().unwrap();
-        let files = ["config.json", "model.safetensors", "tokenizer.json", "1_Pooling/config.json"];
-        fake_cache(tmp.path(), "sentence-transformers/all-MiniLM-L6-v2", "abc123", &files, true);
+        let files = [
+            "config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "1_Pooling/config.json",
+        ];
+        fake_cache(
+            tmp.path(),
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "abc123",
+            &files,
+            true,
+        );
         let src = ModelSource::Hub(
             HubSource::new("sentence-transformers/all-MiniLM-L6-v2")
                 .with_cache_dir(tmp.path())
                 .offline(true),
         );
         let dir = src
-            .resolve_dir(&["config.json", "model.safetensors", "tokenizer.json"], &["1_Pooling/config.json"])
+            .resolve_dir(
+                &["config.json", "model.safetensors", "tokenizer.json"],
+                &["1_Pooling/config.json"],
+            )
             .unwrap();
         assert!(dir.ends_with("snapshots/abc123"), "{}", dir.display());
         assert_eq!(
@@ -407,7 +438,13 @@ mod tests {
     #[test]
     fn offline_lookup_of_a_single_gguf_file_and_commit_revision() {
         let tmp = tempfile::tempdir().unwrap();
-        fake_cache(tmp.path(), "org/model-GGUF", "deadbeef", &["m.Q4_K_M.gguf"], false);
+        fake_cache(
+            tmp.path(),
+            "org/model-GGUF",
+            "deadbeef",
+            &["m.Q4_K_M.gguf"],
+            false,
+        );
         let mut h = HubSource::new("org/model-GGUF")
             .with_file("m.Q4_K_M.gguf")
             .with_cache_dir(tmp.path())
@@ -438,7 +475,9 @@ mod tests {
     fn unknown_revision_and_path_traversal_are_misses() {
         let tmp = tempfile::tempdir().unwrap();
         fake_cache(tmp.path(), "org/model", "c1", &["a.gguf"], false);
-        let mut h = HubSource::new("org/model").with_cache_dir(tmp.path()).offline(true);
+        let mut h = HubSource::new("org/model")
+            .with_cache_dir(tmp.path())
+            .offline(true);
         h.revision = Some("v2".into());
         assert!(h.cached_file("a.gguf").is_none());
         h.revision = Some("..".into());
@@ -456,14 +495,20 @@ mod tests {
         let f = tmp.path().join("x.gguf");
         std::fs::write(&f, b"GGUF").unwrap();
         assert_eq!(ModelSource::Path(f.clone()).resolve_file().unwrap(), f);
-        let missing = ModelSource::Path(tmp.path().join("nope.gguf")).resolve_file().unwrap_err();
+        let missing = ModelSource::Path(tmp.path().join("nope.gguf"))
+            .resolve_file()
+            .unwrap_err();
         assert!(matches!(missing, ModelError::NotFound { .. }));
         assert!(missing.to_string().contains("nope.gguf"));
-        let bad = ModelSource::Cached("nope".into()).resolve_file().unwrap_err();
+        let bad = ModelSource::Cached("nope".into())
+            .resolve_file()
+            .unwrap_err();
         assert!(bad.to_string().contains("unknown cached model"));
         assert_eq!(
             CachedModel::QWEN25_05B.path_in(Path::new("/m")),
-            PathBuf::from("/m/qwen2.5-coder-0.5b-instruct-q4_k_m/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
+            PathBuf::from(
+                "/m/qwen2.5-coder-0.5b-instruct-q4_k_m/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+            )
         );
         for m in CachedModel::ALL {
             assert_eq!(CachedModel::by_name(m.alias()), Some(m));
@@ -475,7 +520,10 @@ mod tests {
     fn source_serde_shapes() {
         let s: ModelSource =
             serde_json::from_str(r#"{"hub": {"repo": "a/b", "file": "m.gguf"}}"#).unwrap();
-        assert_eq!(ModelSource::Hub(HubSource::new("a/b").with_file("m.gguf")), s);
+        assert_eq!(
+            ModelSource::Hub(HubSource::new("a/b").with_file("m.gguf")),
+            s
+        );
         let p: ModelSource = serde_json::from_str(r#"{"path": "/x/y"}"#).unwrap();
         assert_eq!(p, ModelSource::Path("/x/y".into()));
     }

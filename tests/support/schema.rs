@@ -35,8 +35,21 @@ fn check(schema: &Value, v: &Value, at: &str) -> Result<(), String> {
     };
     for key in s.keys() {
         let known = [
-            "type", "properties", "required", "additionalProperties", "items", "enum", "const", "minItems",
-            "maxItems", "minLength", "maxLength", "minimum", "maximum", "description", "title",
+            "type",
+            "properties",
+            "required",
+            "additionalProperties",
+            "items",
+            "enum",
+            "const",
+            "minItems",
+            "maxItems",
+            "minLength",
+            "maxLength",
+            "minimum",
+            "maximum",
+            "description",
+            "title",
         ];
         if !known.contains(&key.as_str()) {
             return Err(format!("{at}: unsupported schema keyword {key}"));
@@ -107,7 +120,9 @@ fn check(schema: &Value, v: &Value, at: &str) -> Result<(), String> {
             match props.and_then(|p| p.get(k)) {
                 Some(ps) => check(ps, val, &format!("{at}/{k}"))?,
                 None => match s.get("additionalProperties") {
-                    Some(Value::Bool(false)) => return Err(format!("{at}: unexpected property {k}")),
+                    Some(Value::Bool(false)) => {
+                        return Err(format!("{at}: unexpected property {k}"));
+                    }
                     Some(extra @ Value::Object(_)) => check(extra, val, &format!("{at}/{k}"))?,
                     _ => {}
                 },

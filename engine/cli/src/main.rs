@@ -6,12 +6,16 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use memlayer::models::{
-    BertEmbedder, ChatConfig, ChatMessage, ChatModel, Embedder, EmbedderConfig, GenerateOptions, LlamaCppChat,
-    ModelSource, cosine,
+    BertEmbedder, ChatConfig, ChatMessage, ChatModel, Embedder, EmbedderConfig, GenerateOptions,
+    LlamaCppChat, ModelSource, cosine,
 };
 
 #[derive(Parser)]
-#[command(name = "memlayer", version, about = "Offline long-term memory for AI agents")]
+#[command(
+    name = "memlayer",
+    version,
+    about = "Offline long-term memory for AI agents"
+)]
 struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. `debug` or `memlayer=trace`.
     #[arg(long, global = true, env = "MEMLAYER_LOG", default_value = "warn")]
@@ -48,7 +52,10 @@ fn source(s: &str) -> ModelSource {
 
 fn spinner(msg: &str) -> ProgressBar {
     let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     pb.set_message(msg.to_string());
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
     pb
@@ -57,11 +64,13 @@ fn spinner(msg: &str) -> ProgressBar {
 fn demo(embedder: &str, chat: &str, json: bool) -> Result<()> {
     let t = Instant::now();
     let pb = spinner("loading embedder");
-    let emb = BertEmbedder::load(&source(embedder), &EmbedderConfig::default()).context("loading the embedder")?;
+    let emb = BertEmbedder::load(&source(embedder), &EmbedderConfig::default())
+        .context("loading the embedder")?;
     let emb_load = t.elapsed();
     pb.set_message("loading chat model");
     let t = Instant::now();
-    let llm = LlamaCppChat::load(&source(chat), ChatConfig::default()).context("loading the chat model")?;
+    let llm = LlamaCppChat::load(&source(chat), ChatConfig::default())
+        .context("loading the chat model")?;
     let llm_load = t.elapsed();
     pb.finish_and_clear();
 
@@ -91,11 +100,20 @@ fn demo(embedder: &str, chat: &str, json: bool) -> Result<()> {
         "properties": {"facts": {"type": "array", "maxItems": 8,
             "items": {"type": "string", "minLength": 1, "maxLength": 160}}}
     });
-    let out = llm.generate(&conversation, &GenerateOptions::default().max_tokens(400).json_schema(schema))?;
-    let facts: serde_json::Value = serde_json::from_str(&out.text).context("model output is not JSON")?;
+    let out = llm.generate(
+        &conversation,
+        &GenerateOptions::default()
+            .max_tokens(400)
+            .json_schema(schema),
+    )?;
+    let facts: serde_json::Value =
+        serde_json::from_str(&out.text).context("model output is not JSON")?;
 
     if json {
-        let sims: Vec<Vec<f32>> = vecs.iter().map(|a| vecs.iter().map(|b| cosine(a, b)).collect()).collect();
+        let sims: Vec<Vec<f32>> = vecs
+            .iter()
+            .map(|a| vecs.iter().map(|b| cosine(a, b)).collect())
+            .collect();
         let report = serde_json::json!({
             "embedder": emb.model_id(), "chat_model": llm.model_id(),
             "sentences": sentences, "similarity": sims, "embed_ms": embed_ms,
@@ -106,11 +124,25 @@ fn demo(embedder: &str, chat: &str, json: bool) -> Result<()> {
         return Ok(());
     }
     println!("memlayer demo — local models only, no network\n");
-    println!("embedder   {}  (loaded in {:.0} ms)", emb.model_id(), emb_load.as_secs_f64() * 1e3);
-    println!("chat model {}  (loaded in {:.0} ms)\n", llm.model_id(), llm_load.as_secs_f64() * 1e3);
-    println!("Embedding similarity (cosine), {} sentences in {embed_ms:.1} ms:", sentences.len());
+    println!(
+        "embedder   {}  (loaded in {:.0} ms)",
+        emb.model_id(),
+        emb_load.as_secs_f64() * 1e3
+    );
+    println!(
+        "chat model {}  (loaded in {:.0} ms)\n",
+        llm.model_id(),
+        llm_load.as_secs_f64() * 1e3
+    );
+    println!(
+        "Embedding similarity (cosine), {} sentences in {embed_ms:.1} ms:",
+        sentences.len()
+    );
     for (i, s) in sentences.iter().enumerate() {
-        let row: Vec<String> = vecs.iter().map(|b| format!("{:5.2}", cosine(&vecs[i], b))).collect();
+        let row: Vec<String> = vecs
+            .iter()
+            .map(|b| format!("{:5.2}", cosine(&vecs[i], b)))
+            .collect();
         println!("  [{i}] {}  {s}", row.join(" "));
     }
     println!("\nJSON-constrained fact extraction from a short conversation:");
@@ -137,11 +169,17 @@ fn demo(embedder: &str, chat: &str, json: bool) -> Result<()> {
 fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Demo { embedder, chat, json } => demo(&embedder, &chat, json),
+        Command::Demo {
+            embedder,
+            chat,
+            json,
+        } => demo(&embedder, &chat, json),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
