@@ -18,7 +18,7 @@ use memlayer::models::{
 )]
 struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. `debug` or `memlayer=trace`.
-    #[arg(long, global = true, env = "MEMLAYER_LOG", default_value = "warn")]
+    #[arg(long, global = true, env = "MEMLAYER_LOG", default_value = "warn,llama-cpp-2=error")]
     log: String,
     #[command(subcommand)]
     command: Command,
@@ -86,8 +86,11 @@ fn demo(embedder: &str, chat: &str, json: bool) -> Result<()> {
 
     let conversation = [
         ChatMessage::system(
-            "You extract durable facts about the user from a conversation. Each fact is one short \
-             sentence in the third person. Ignore small talk. Answer with JSON only.",
+            "You extract durable facts about the user from a conversation. Write each fact as a short \
+             phrase about the user in the third person, one fact per item, no duplicates. Ignore small \
+             talk and one-off requests. Answer with JSON only.\n\nExample:\nuser: I'm Tom, I love hiking \
+             and I have two cats. Can you find me a trail?\n{\"facts\": [\"Name is Tom\", \"Loves hiking\", \
+             \"Has two cats\"]}",
         ),
         ChatMessage::user(
             "Conversation:\nuser: Hi! I'm Priya, I just moved to Lisbon and started as a nurse at Santa Maria hospital.\n\
@@ -170,7 +173,7 @@ fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn,llama-cpp-2=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
