@@ -116,6 +116,44 @@ pub fn long_system_prompt(approx_tokens: usize) -> String {
     s
 }
 
+/// `n` texts of exactly `chars` characters each (word-shaped, varied).
+pub fn texts_of_len(n: usize, chars: usize) -> Vec<String> {
+    let words = short_texts(64).join(" ");
+    let words: Vec<&str> = words.split_whitespace().collect();
+    (0..n)
+        .map(|i| {
+            let mut s = String::with_capacity(chars + 16);
+            let mut j = i * 3;
+            while s.len() < chars {
+                s.push_str(words[j % words.len()]);
+                s.push(' ');
+                j += 5;
+            }
+            s.truncate(chars);
+            s
+        })
+        .collect()
+}
+
+/// `n` pseudo-random unit vectors of `dims` dimensions (deterministic in `seed`).
+pub fn random_unit_vectors(n: usize, dims: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    (0..n)
+        .map(|_| {
+            let mut v: Vec<f32> = (0..dims).map(|_| next()).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            v.iter_mut().for_each(|x| *x /= norm);
+            v
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,9 @@
 //! prints one JSON object per repetition; `benches/peers/llama_cpp_python.sh`
 //! runs it beside llama-cpp-python on the same file, prompt and threads.
 //!
-//! Usage: llm-throughput MODEL.gguf THREADS MAX_TOKENS REPS [PROMPT]
+//! Usage: llm-throughput MODEL.gguf THREADS MAX_TOKENS REPS [short|long]
+//! `long` prepends a ~600-token extraction prompt (prefill-heavy); `short` is
+//! a one-line request (decode-heavy). One unmeasured warm-up call runs first.
 //! The rendered prompt is printed first as {"prompt": "..."} so the peer can
 //! evaluate exactly the same text.
 
@@ -11,7 +13,7 @@ use memlayer_models::{ChatConfig, ChatMessage, ChatModel, GenerateOptions, Llama
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 5 {
-        eprintln!("usage: llm-throughput MODEL.gguf THREADS MAX_TOKENS REPS [PROMPT]");
+        eprintln!("usage: llm-throughput MODEL.gguf THREADS MAX_TOKENS REPS [short|long]");
         std::process::exit(2);
     }
     let parse = |i: usize| -> usize {
@@ -21,10 +23,11 @@ fn main() {
         })
     };
     let (threads, max_tokens, reps) = (parse(2), parse(3), parse(4));
-    let prompt = args
-        .get(5)
-        .cloned()
-        .unwrap_or_else(|| "Write a long, detailed essay about the history of tea.".into());
+    let essay = "Write a long, detailed essay about the history of tea.";
+    let prompt = match args.get(5).map(String::as_str) {
+        Some("long") => format!("{}\n\n{essay}", memlayer_benches::long_system_prompt(600)),
+        _ => essay.to_string(),
+    };
     let cfg = ChatConfig {
         n_ctx: 2048,
         n_threads: Some(threads as i32),
@@ -39,6 +42,12 @@ fn main() {
     let rendered = model.render_prompt(&msgs).unwrap_or_default();
     println!("{}", serde_json::json!({"prompt": rendered}));
     let opts = GenerateOptions::default().max_tokens(max_tokens);
+    // Warm-up: page in the weights and size the buffers, as the peer's
+    // long-lived process has.
+    if let Err(e) = model.generate(&msgs, &GenerateOptions::default().max_tokens(8)) {
+        eprintln!("{e}");
+        std::process::exit(1)
+    }
     for _ in 0..reps {
         match model.generate(&msgs, &opts) {
             Ok(out) => println!(

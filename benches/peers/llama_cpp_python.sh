@@ -5,6 +5,8 @@
 #
 #   bash benches/peers/llama_cpp_python.sh [THREADS] [MAX_TOKENS] [REPS] [MODELS...]
 #   defaults: 2 threads, 128 tokens, 5 reps, models: smollm2 qwen
+# Two prompts per model: "short" (one line: decode-dominated) and "long"
+# (~600 tokens: prefill-dominated). Our side runs one unmeasured warm-up call.
 #
 # The venv lives in benches/peers/.venv (ignored by git) and is reused.
 set -euo pipefail
@@ -36,8 +38,8 @@ paths = {
     "gemma3": "gemma-3-270m-q4_k_m/gemma-3-270m-q4_k_m.gguf",
 }
 
-def run_ours(path):
-    out = subprocess.run([ours, path, str(threads), str(max_tokens), "1"], check=True, capture_output=True, text=True).stdout
+def run_ours(path, kind):
+    out = subprocess.run([ours, path, str(threads), str(max_tokens), "1", kind], check=True, capture_output=True, text=True).stdout
     lines = [json.loads(l) for l in out.splitlines() if l.strip()]
     return lines[0]["prompt"], lines[1]
 
@@ -69,15 +71,17 @@ print(f"llama-cpp-python {lcp_version}; threads={threads}; max_tokens={max_token
 for name in sys.argv[6:]:
     path = f"{models_dir}/{paths[name]}"
     llm = Llama(model_path=path, n_ctx=2048, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False)
-    mine, theirs = [], []
-    for r in range(reps):
-        prompt, m = run_ours(path)
-        mine.append(m)
-        theirs.append(run_peer(llm, prompt))
-    med = lambda xs, k: statistics.median(x[k] for x in xs)
-    print(f"\n{name}: prompt {mine[0]['prompt_tokens']} tokens; completion tokens ours {med(mine,'completion_tokens'):.0f}, peer {med(theirs,'completion_tokens'):.0f}")
-    for k in ("prefill_tok_s", "decode_tok_s"):
-        a, b = med(mine, k), med(theirs, k)
-        print(f"  {k:14s} memlayer {a:8.1f}   llama-cpp-python {b:8.1f}   ratio {a / b:5.3f}")
+    for kind in ("short", "long"):
+        mine, theirs = [], []
+        for r in range(reps):
+            prompt, m = run_ours(path, kind)
+            mine.append(m)
+            theirs.append(run_peer(llm, prompt))
+        med = lambda xs, k: statistics.median(x[k] for x in xs)
+        print(f"\n{name} [{kind} prompt: {mine[0]['prompt_tokens']} tokens ours, {theirs[0]['prompt_tokens']} peer]; "
+              f"completion tokens ours {med(mine,'completion_tokens'):.0f}, peer {med(theirs,'completion_tokens'):.0f}")
+        for k in ("prefill_tok_s", "decode_tok_s"):
+            a, b = med(mine, k), med(theirs, k)
+            print(f"  {k:14s} memlayer {a:8.1f}   llama-cpp-python {b:8.1f}   ratio {a / b:5.3f}")
     del llm
 PY

@@ -18,7 +18,12 @@ use memlayer::models::{
 )]
 struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. `debug` or `memlayer=trace`.
-    #[arg(long, global = true, env = "MEMLAYER_LOG", default_value = "warn,llama-cpp-2=error")]
+    #[arg(
+        long,
+        global = true,
+        env = "MEMLAYER_LOG",
+        default_value = "warn,llama-cpp-2=error"
+    )]
     log: String,
     #[command(subcommand)]
     command: Command,
@@ -84,18 +89,23 @@ fn demo(embedder: &str, chat: &str, json: bool) -> Result<()> {
     let vecs = emb.embed_batch(&sentences)?;
     let embed_ms = t.elapsed().as_secs_f64() * 1e3;
 
+    // Few-shot as earlier turns: small models copy an example embedded in the
+    // system prompt, but treat a previous exchange as a pattern to follow.
     let conversation = [
         ChatMessage::system(
             "You extract durable facts about the user from a conversation. Write each fact as a short \
              phrase about the user in the third person, one fact per item, no duplicates. Ignore small \
-             talk and one-off requests. Answer with JSON only.\n\nExample:\nuser: I'm Tom, I love hiking \
-             and I have two cats. Can you find me a trail?\n{\"facts\": [\"Name is Tom\", \"Loves hiking\", \
-             \"Has two cats\"]}",
+             talk and one-off requests. Answer with JSON only.",
         ),
         ChatMessage::user(
-            "Conversation:\nuser: Hi! I'm Priya, I just moved to Lisbon and started as a nurse at Santa Maria hospital.\n\
-             assistant: Welcome to Lisbon! How can I help?\nuser: Find me vegetarian restaurants near work. \
-             Oh, and I can't eat peanuts.\n\nFacts about the user, as {\"facts\": [...]}:",
+            "Conversation:\nuser: Hey, I'm Tom. I love hiking and I have two cats.\n\
+             assistant: Nice to meet you, Tom!\nuser: Can you find me a trail for Sunday?",
+        ),
+        ChatMessage::assistant(r#"{"facts": ["Name is Tom", "Loves hiking", "Has two cats"]}"#),
+        ChatMessage::user(
+            "Conversation:\nuser: Hi! I'm Priya, I just moved to Lisbon and started as a nurse at Santa Maria \
+             hospital.\nassistant: Welcome to Lisbon! How can I help?\nuser: Find me vegetarian restaurants \
+             near work. Oh, and I can't eat peanuts.",
         ),
     ];
     let schema = serde_json::json!({
@@ -173,7 +183,8 @@ fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn,llama-cpp-2=error".into()),
+            tracing_subscriber::EnvFilter::try_new(&cli.log)
+                .unwrap_or_else(|_| "warn,llama-cpp-2=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
