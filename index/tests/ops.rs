@@ -138,20 +138,21 @@ fn concurrent_readers_during_inserts() {
             let (idx, stop, data) = (idx.clone(), stop.clone(), data.clone());
             std::thread::spawn(move || {
                 let mut r = Rng(100 + t);
-                let mut searches = 0usize;
+                let (mut searches, mut found) = (0usize, 0usize);
                 while !stop.load(Ordering::Relaxed) {
                     let i = r.below(n0);
                     let q = &data[i * dims..(i + 1) * dims];
                     let res = idx.search(q, 5, None).unwrap();
                     assert_eq!(res.len(), 5);
                     assert!(res.windows(2).all(|w| w[0].1 <= w[1].1));
-                    assert!(
-                        res.iter().any(|x| x.0 == i as u64),
-                        "point {i} must find itself"
-                    );
+                    assert!(res.iter().all(|x| (x.0 as usize) < n0 + extra));
+                    // Approximate search while single inserts prune neighbour
+                    // lists: a point can briefly drop out of its own top-5, so
+                    // self-recall is checked as a rate below, not per query.
+                    found += usize::from(res.iter().any(|x| x.0 == i as u64));
                     searches += 1;
                 }
-                searches
+                (searches, found)
             })
         })
         .collect();
@@ -166,9 +167,16 @@ fn concurrent_readers_during_inserts() {
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let total: usize = readers.into_iter().map(|h| h.join().unwrap()).sum();
-    eprintln!("{total} concurrent searches during {extra} inserts");
+    let (total, found) = readers
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .fold((0, 0), |(a, b), (s, f)| (a + s, b + f));
+    eprintln!("{total} concurrent searches during {extra} inserts, {found} found their own point");
     assert!(total > 0);
+    assert!(
+        found * 100 >= total * 99,
+        "self-recall {found}/{total} under 0.99"
+    );
     let as_dyn: &dyn VectorIndex = idx.as_ref();
     assert_eq!(as_dyn.len(), n0 + extra - deleted);
 }
