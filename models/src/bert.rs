@@ -239,7 +239,9 @@ impl BertEmbedder {
         }
 
         let tok_path = dir.join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| ModelError::Corrupt {
+        // Read once: the bytes build the tokenizer and feed the fingerprint.
+        let tok_bytes = read(&tok_path)?;
+        let mut tokenizer = Tokenizer::from_bytes(&tok_bytes).map_err(|e| ModelError::Corrupt {
             path: tok_path.clone(),
             reason: format!("cannot load tokenizer: {e}"),
         })?;
@@ -268,7 +270,7 @@ impl BertEmbedder {
             h.write(&[u8::from(normalize)]);
             h.write(&(max_seq_length as u64).to_le_bytes());
             // Tokenizer vocabulary and normalisation are part of the model.
-            h.write(&read(&tok_path)?);
+            h.write(&tok_bytes);
             h.write(&(weights.len() as u64).to_le_bytes());
             // The safetensors header (names, shapes, offsets) and a strided
             // sample of the weights: cheap, and any re-trained model differs.
