@@ -1,17 +1,61 @@
 //! memlayer: an embedded, offline long-term memory engine for AI agents.
 //!
-//! This crate is the API agents link. Today it re-exports the model layer
-//! ([`models`]); the `Memory` type (records, history and graph in one redb
-//! file, LLM extraction and reconciliation, hybrid search) is built on top of
-//! it by the Store and Engine work items — see `ARCHITECTURE.md`.
+//! [`Memory`] does what Mem0's self-hosted `Memory` does — an LLM reads
+//! conversations, extracts facts, reconciles them with what is already
+//! remembered (ADD / UPDATE / DELETE / NONE), and agents search those
+//! memories — with local models only: a Candle embedder
+//! (all-MiniLM-L6-v2 by default) and a llama.cpp GGUF chat model
+//! (Qwen2.5-Coder-0.5B-Instruct by default), an HNSW index from
+//! `memlayer-index`, and one redb file from `memlayer-store`.
 //!
-//! ```no_run
-//! use memlayer::models::{BertEmbedder, Embedder, EmbedderConfig, ModelSource};
-//! let e = BertEmbedder::load(&ModelSource::Cached("minilm".into()), &EmbedderConfig::default())?;
-//! assert_eq!(e.dims(), 384);
-//! # Ok::<(), memlayer::models::ModelError>(())
+//! ```
+//! use std::sync::Arc;
+//! use memlayer::{AddOptions, Memory, Message, SearchOptions};
+//! use memlayer::models::{HashEmbedder, ScriptedChat};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! // Test doubles here; `Memory::open(path, MemoryConfig::default())` loads the real models.
+//! let mem = Memory::builder(dir.path().join("m.redb"))
+//!     .embedder(Arc::new(HashEmbedder::new(64)))
+//!     .chat(Arc::new(ScriptedChat::new([r#"{"facts": ["Is vegetarian", "Lives in Lisbon"]}"#])))
+//!     .open()
+//!     .unwrap();
+//! let r = mem
+//!     .add(vec![Message::user("I'm vegetarian and live in Lisbon")], &AddOptions::user("alice"))
+//!     .unwrap();
+//! assert_eq!(r.results.len(), 2);
+//! let hits = mem.search("Lisbon", &SearchOptions::user("alice").limit(1)).unwrap();
+//! assert_eq!(hits.results[0].memory, "Lives in Lisbon");
 //! ```
 #![deny(clippy::unwrap_used)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "tokio")]
+mod async_memory;
+mod config;
+mod error;
+pub mod llm_output;
+mod memory;
+mod messages;
+pub mod prompts;
+pub mod search;
+mod types;
+mod vectors;
+
+#[cfg(feature = "tokio")]
+pub use async_memory::AsyncMemory;
+pub use config::{Durability, IndexConfig, LlmConfig, MemoryConfig, PromptConfig, SearchConfig};
+pub use error::{ErrorCode, MemoryError, Result};
+pub use memory::{Memory, MemoryBuilder};
+pub use messages::{MAX_MESSAGE_BYTES, MAX_MESSAGES, MAX_TOTAL_BYTES, Message, Messages};
+pub use types::{
+    AddEvent, AddOptions, AddResult, AddStats, Event, GetAllOptions, MemoryItem, MemoryPage,
+    PROCEDURAL_MEMORY, Reranker, ScoreDetails, SearchOptions, SearchResult,
+};
+pub use vectors::IndexOrigin;
+
+/// The models crate (embedders, chat models, model sources).
 pub use memlayer_models as models;
+/// The store crate (scopes, filters, history events, export format).
+pub use memlayer_store as store;
+pub use memlayer_store::{DeleteAllReport, HistoryEvent, HistoryKind, Scope};

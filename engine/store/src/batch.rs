@@ -35,6 +35,10 @@ pub(crate) enum Op {
         destination: String,
     },
     ClearGraphScope(Scope),
+    ExpectHash {
+        id: Uuid,
+        hash: String,
+    },
 }
 
 /// A set of changes committed atomically by [`crate::Store::commit`]: all
@@ -139,6 +143,18 @@ impl WriteBatch {
         });
     }
 
+    /// Makes the whole batch fail with [`StoreError::Conflict`] unless memory
+    /// `id` exists and its text still hashes to `hash` when this operation is
+    /// applied (optimistic concurrency: the engine shows a memory to the LLM,
+    /// then updates it only if nobody changed it in between). Put it before
+    /// the operations it guards.
+    pub fn expect_hash(&mut self, id: Uuid, hash: impl Into<String>) {
+        self.ops.push(Op::ExpectHash {
+            id,
+            hash: hash.into(),
+        });
+    }
+
     /// Removes every node and edge of the graph scopes matched by `scope`
     /// (all dimensions set in `scope` equal) in this batch.
     pub fn clear_graph_scope(&mut self, scope: Scope) {
@@ -185,6 +201,19 @@ impl<'t> Tx<'_, 't> {
             } => self
                 .graph()
                 .invalidate_edge(&scope, &source, &relationship, &destination),
+            Op::ExpectHash { id, hash } => match self.load(id)? {
+                Some(m) if m.hash == hash => Ok(()),
+                Some(m) => Err(StoreError::Conflict {
+                    id,
+                    expected: hash,
+                    found: Some(m.hash),
+                }),
+                None => Err(StoreError::Conflict {
+                    id,
+                    expected: hash,
+                    found: None,
+                }),
+            },
             Op::ClearGraphScope(scope) => {
                 let scope = if scope.is_empty() {
                     scope

@@ -86,6 +86,21 @@ pub enum StoreError {
         id: Uuid,
     },
 
+    /// A batch precondition ([`crate::WriteBatch::expect_hash`]) failed:
+    /// the memory changed or vanished since it was read. Nothing was written.
+    #[error(
+        "memory {id} changed concurrently (expected hash {expected}, found {}); nothing was written: re-read it and retry",
+        found.as_deref().unwrap_or("no memory")
+    )]
+    Conflict {
+        /// The memory.
+        id: Uuid,
+        /// The hash the batch expected.
+        expected: String,
+        /// The hash found, `None` if the memory no longer exists.
+        found: Option<String>,
+    },
+
     /// The memory text is unusable (empty).
     #[error("invalid memory text: {0}")]
     InvalidText(String),

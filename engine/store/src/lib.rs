@@ -44,7 +44,7 @@ pub use export::{ExportHeader, ExportLine, TransferStats};
 pub use filter::Filter;
 pub use graph::{EdgeUpsert, GraphEdge, GraphNode, NodeUpsert};
 pub use record::{HistoryEvent, HistoryKind, Memory, MemoryUpdate, NewMemory};
-pub use scope::{IDENTITY_KEYS, MAX_ID_LEN, Scope, ScopeKind, validate_id};
+pub use scope::{IDENTITY_KEYS, MAX_ID_LEN, Scope, ScopeKind, validate_id, validate_metadata};
 pub use store::{
     CommitInfo, DELETE_ALL_BATCH, DeleteAllReport, DurabilityMode, ListOptions, Page, Snapshot,
     Store, StoreConfig,

@@ -527,6 +527,20 @@ impl Snapshot<'_> {
             .transpose()
     }
 
+    /// Calls `f` for every memory record, in id order (what an engine's
+    /// in-memory scope cache reads at open). Stops at the first error.
+    pub fn for_each_memory(&self, mut f: impl FnMut(Memory)) -> Result<()> {
+        let t = self.txn.open_table(RECORDS)?;
+        for entry in t.iter()? {
+            let (k, v) = entry?;
+            f(codec::decode_record(
+                Uuid::from_bytes(*k.value()),
+                v.value(),
+            )?);
+        }
+        Ok(())
+    }
+
     /// Calls `f` for every (id, vector), in id order: what an ANN index
     /// rebuild reads.
     pub fn for_each_vector(&self, mut f: impl FnMut(Uuid, &[f32])) -> Result<()> {

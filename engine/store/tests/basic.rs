@@ -635,3 +635,51 @@ fn metadata_numbers_round_trip_bit_for_bit() {
         parsed
     );
 }
+
+#[test]
+fn expect_hash_guards_the_whole_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open_fast(&dir.path().join("s.redb"));
+    let m = s.add(mem("likes tea", Scope::user("u"))).unwrap();
+    let upd = || MemoryUpdate {
+        text: Some("likes coffee".into()),
+        vector: Some(vec![0.25; DIMS as usize]),
+        ..MemoryUpdate::default()
+    };
+
+    // Matching hash: the guarded update applies.
+    let mut b = WriteBatch::new();
+    b.expect_hash(m.id, m.hash.clone());
+    b.update(m.id, upd());
+    s.commit(b).unwrap();
+    assert_eq!(s.get(m.id).unwrap().unwrap().text, "likes coffee");
+
+    // Stale hash: Conflict, and the insert in the same batch is not written.
+    let mut b = WriteBatch::new();
+    let other = b.insert(mem("unrelated", Scope::user("u")));
+    b.expect_hash(m.id, m.hash.clone());
+    b.delete(m.id);
+    match s.commit(b) {
+        Err(StoreError::Conflict {
+            id,
+            expected,
+            found,
+        }) => {
+            assert_eq!(id, m.id);
+            assert_eq!(expected, m.hash);
+            assert_eq!(found, Some(memlayer_store::md5::hex_digest("likes coffee")));
+        }
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert!(s.get(other).unwrap().is_none());
+    assert!(s.get(m.id).unwrap().is_some());
+
+    // Missing memory: Conflict with found = None.
+    let mut b = WriteBatch::new();
+    b.expect_hash(Uuid::now_v7(), "x");
+    assert!(matches!(
+        s.commit(b),
+        Err(StoreError::Conflict { found: None, .. })
+    ));
+    assert!(s.verify().unwrap().is_ok());
+}

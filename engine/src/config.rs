@@ -1,0 +1,279 @@
+//! [`MemoryConfig`]: everything `Memory::open` needs, loadable from TOML or
+//! JSON. Every field has a default, so an empty file is a valid config.
+
+use std::path::Path;
+
+use memlayer_models::ModelSource;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{MemoryError, Result};
+
+/// Configuration of a [`crate::Memory`].
+///
+/// ```
+/// use memlayer::MemoryConfig;
+/// let c = MemoryConfig::from_toml_str(r#"
+///     chat = { cached = "smollm2" }
+///     [search]
+///     limit = 5
+///     [prompts]
+///     custom_instructions = "Only remember food preferences."
+/// "#).unwrap();
+/// assert_eq!(c.search.limit, 5);
+/// assert_eq!(MemoryConfig::from_json_str("{}").unwrap().search.limit, 20);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// The embedding model (default: all-MiniLM-L6-v2 from the model cache).
+    pub embedder: ModelSource,
+    /// The chat model (default: Qwen2.5-Coder-0.5B-Instruct from the model
+    /// cache). Loaded on the first `add` that needs it.
+    pub chat: ModelSource,
+    /// llama.cpp settings of the chat model.
+    pub llm: LlmConfig,
+    /// Vector index parameters.
+    pub index: IndexConfig,
+    /// Search defaults and ranking weights.
+    pub search: SearchConfig,
+    /// Custom prompts and instructions.
+    pub prompts: PromptConfig,
+    /// Commit durability.
+    pub durability: Durability,
+    /// Graph memory (entities and relations). Not available in this
+    /// version: `true` is refused at open with a validation error.
+    pub graph: bool,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            embedder: ModelSource::Cached("minilm".into()),
+            chat: ModelSource::Cached("qwen".into()),
+            llm: LlmConfig::default(),
+            index: IndexConfig::default(),
+            search: SearchConfig::default(),
+            prompts: PromptConfig::default(),
+            durability: Durability::default(),
+            graph: false,
+        }
+    }
+}
+
+/// Chat-model settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// Context window in tokens.
+    pub n_ctx: u32,
+    /// CPU threads (0: all cores).
+    pub threads: u32,
+    /// Reuse the KV cache of a shared prompt prefix across calls.
+    pub prefix_cache: bool,
+    /// Most tokens generated per call.
+    pub max_tokens: usize,
+    /// Sampling temperature (0 = greedy, deterministic).
+    pub temperature: f32,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            n_ctx: 4096,
+            threads: 0,
+            prefix_cache: true,
+            max_tokens: 512,
+            temperature: 0.0,
+        }
+    }
+}
+
+/// HNSW parameters (see `memlayer_index::HnswParams`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexConfig {
+    /// Links per node.
+    pub m: usize,
+    /// Build beam width.
+    pub ef_construction: usize,
+    /// Search beam width.
+    pub ef_search: usize,
+    /// Scopes with at most this many memories are searched exactly.
+    pub exact_threshold: usize,
+    /// Persist the index beside the database (`<db>.hnsw` + `<db>.ids`) when
+    /// the last handle closes, so the next open skips the rebuild.
+    pub snapshot: bool,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        let d = memlayer_index::HnswParams::default();
+        IndexConfig {
+            m: d.m,
+            ef_construction: d.ef_construction,
+            ef_search: d.ef_search,
+            exact_threshold: d.exact_filter_threshold,
+            snapshot: true,
+        }
+    }
+}
+
+/// Search defaults and the hybrid ranking's weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Default result count.
+    pub limit: usize,
+    /// Weight of the semantic score in the fused score (the keyword score
+    /// gets `1 - semantic_weight`).
+    pub semantic_weight: f32,
+    /// BM25 saturation: a keyword score `b` counts as `b / (b + bm25_k)`.
+    pub bm25_k: f32,
+    /// Recency weighting: half-life in days (`None`: off).
+    pub recency_half_life_days: Option<f64>,
+    /// Share of the fused score subject to recency decay (0..=1).
+    pub recency_weight: f32,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            limit: 20,
+            semantic_weight: 0.7,
+            bm25_k: 4.0,
+            recency_half_life_days: None,
+            recency_weight: 0.2,
+        }
+    }
+}
+
+/// Custom prompts (each replaces the built-in system prompt and examples)
+/// and instructions (appended to whichever prompt is used).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PromptConfig {
+    /// Fact-extraction system prompt.
+    pub fact_extraction: Option<String>,
+    /// Reconciliation (ADD/UPDATE/DELETE/NONE) system prompt.
+    pub update_memory: Option<String>,
+    /// Procedural-summary system prompt.
+    pub procedural: Option<String>,
+    /// Extra instructions for every call (e.g. "only remember food").
+    pub custom_instructions: Option<String>,
+}
+
+/// How hard a commit tries to reach the disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// fsync before a write returns (default).
+    #[default]
+    Immediate,
+    /// No fsync: atomic but the latest writes may be lost on power loss.
+    None,
+}
+
+impl MemoryConfig {
+    /// Parses TOML.
+    pub fn from_toml_str(s: &str) -> Result<Self> {
+        toml::from_str(s).map_err(|e| MemoryError::invalid("config", e.to_string()))
+    }
+
+    /// Parses JSON.
+    pub fn from_json_str(s: &str) -> Result<Self> {
+        serde_json::from_str(s).map_err(|e| MemoryError::invalid("config", e.to_string()))
+    }
+
+    /// Reads a `.toml` or `.json` file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            MemoryError::invalid("config", format!("cannot read {}: {e}", path.display()))
+        })?;
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Self::from_json_str(&text),
+            Some("toml") => Self::from_toml_str(&text),
+            _ => Err(MemoryError::invalid(
+                "config",
+                format!("{}: use a .toml or .json file", path.display()),
+            )),
+        }
+    }
+
+    /// Checks ranges; called by `Memory::open`.
+    pub fn validate(&self) -> Result<()> {
+        let s = &self.search;
+        if s.limit == 0 || s.limit > crate::search::MAX_LIMIT {
+            return Err(MemoryError::invalid(
+                "search.limit",
+                format!("must be in 1..={}", crate::search::MAX_LIMIT),
+            ));
+        }
+        if !(0.0..=1.0).contains(&s.semantic_weight) {
+            return Err(MemoryError::invalid(
+                "search.semantic_weight",
+                "must be in 0..=1",
+            ));
+        }
+        if !(s.bm25_k.is_finite() && s.bm25_k > 0.0) {
+            return Err(MemoryError::invalid("search.bm25_k", "must be > 0"));
+        }
+        if !(0.0..=1.0).contains(&s.recency_weight) {
+            return Err(MemoryError::invalid(
+                "search.recency_weight",
+                "must be in 0..=1",
+            ));
+        }
+        if let Some(h) = s.recency_half_life_days
+            && !(h.is_finite() && h > 0.0)
+        {
+            return Err(MemoryError::invalid(
+                "search.recency_half_life_days",
+                "must be > 0",
+            ));
+        }
+        if !(self.llm.temperature.is_finite() && self.llm.temperature >= 0.0) {
+            return Err(MemoryError::invalid("llm.temperature", "must be >= 0"));
+        }
+        if self.llm.max_tokens == 0 {
+            return Err(MemoryError::invalid("llm.max_tokens", "must be > 0"));
+        }
+        if self.graph {
+            return Err(MemoryError::invalid(
+                "graph",
+                "graph memory is not available in this version; set graph = false",
+            ));
+        }
+        self.hnsw_params().validate()?;
+        Ok(())
+    }
+
+    pub(crate) fn hnsw_params(&self) -> memlayer_index::HnswParams {
+        memlayer_index::HnswParams {
+            m: self.index.m,
+            ef_construction: self.index.ef_construction,
+            ef_search: self.index.ef_search,
+            exact_filter_threshold: self.index.exact_threshold,
+            ..memlayer_index::HnswParams::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_unknown_keys() {
+        let c = MemoryConfig::default();
+        let t = toml::to_string(&c).unwrap();
+        assert_eq!(MemoryConfig::from_toml_str(&t).unwrap(), c);
+        let j = serde_json::to_string(&c).unwrap();
+        assert_eq!(MemoryConfig::from_json_str(&j).unwrap(), c);
+        assert!(MemoryConfig::from_toml_str("embeder = 1").is_err());
+        let mut bad = c.clone();
+        bad.search.limit = 0;
+        assert!(bad.validate().is_err());
+        c.validate().unwrap();
+    }
+}

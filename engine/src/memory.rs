@@ -1,0 +1,1097 @@
+//! [`Memory`]: the engine handle users link.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use memlayer_models::{
+    BertEmbedder, ChatConfig, ChatMessage, ChatModel, Completion, Embedder, EmbedderConfig,
+    GenerateOptions, LlamaCppChat,
+};
+use memlayer_store::{
+    DeleteAllReport, DurabilityMode, Filter, HistoryEvent, ListOptions, Memory as Record,
+    MemoryUpdate, NewMemory, Scope, ScopeKind, Store, StoreConfig, Timestamp, TransferStats,
+    WriteBatch, filter,
+};
+use parking_lot::Mutex;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::config::{Durability, MemoryConfig};
+use crate::error::{MemoryError, Result};
+use crate::llm_output::{self, Candidate, Decision};
+use crate::messages::{MAX_MESSAGE_BYTES, Message, Messages, transcript};
+use crate::prompts::{self, FactSubject};
+use crate::search::{MAX_LIMIT, fuse};
+use crate::types::*;
+use crate::vectors::{Change, IndexOrigin, Vectors};
+
+/// Similar memories fetched per new fact for reconciliation.
+const CANDIDATES_PER_FACT: usize = 5;
+
+struct Inner {
+    store: Store,
+    vectors: Vectors,
+    embedder: Arc<dyn Embedder>,
+    chat: OnceLock<Arc<dyn ChatModel>>,
+    chat_loading: Mutex<()>,
+    reranker: Option<Arc<dyn Reranker>>,
+    config: MemoryConfig,
+    /// Serialises commits and the index updates that follow them.
+    write: Mutex<()>,
+    path: PathBuf,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Err(e) = self.vectors.save() {
+            tracing::warn!(error = %e, "could not write the index snapshot; it will be rebuilt on next open");
+        }
+    }
+}
+
+/// The memory engine: a cheap, cloneable, `Send + Sync` handle over one redb
+/// file, its vector index and the local models.
+///
+/// ```no_run
+/// use memlayer::{AddOptions, Memory, MemoryConfig, SearchOptions};
+/// let mem = Memory::open("memories.redb", MemoryConfig::default())?;
+/// mem.add("I'm vegetarian and I live in Lisbon.", &AddOptions::user("alice"))?;
+/// let hits = mem.search("where does she live?", &SearchOptions::user("alice"))?;
+/// println!("{}", hits.results[0].memory);
+/// # Ok::<(), memlayer::MemoryError>(())
+/// ```
+#[derive(Clone)]
+pub struct Memory {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memory")
+            .field("path", &self.inner.path)
+            .field("embedder", &self.inner.embedder.model_id())
+            .finish()
+    }
+}
+
+/// Builds a [`Memory`] with injected models (tests, custom backends).
+///
+/// ```
+/// use std::sync::Arc;
+/// use memlayer::{Memory, AddOptions, SearchOptions};
+/// use memlayer::models::{HashEmbedder, ScriptedChat};
+/// let dir = tempfile::tempdir().unwrap();
+/// let mem = Memory::builder(dir.path().join("m.redb"))
+///     .embedder(Arc::new(HashEmbedder::new(64)))
+///     .chat(Arc::new(ScriptedChat::new([r#"{"facts": ["Likes tea"]}"#])))
+///     .open()
+///     .unwrap();
+/// let r = mem.add("I like tea", &AddOptions::user("alice")).unwrap();
+/// assert_eq!(r.results[0].memory, "Likes tea");
+/// let hits = mem.search("tea", &SearchOptions::user("alice")).unwrap();
+/// assert_eq!(hits.results.len(), 1);
+/// ```
+pub struct MemoryBuilder {
+    path: PathBuf,
+    config: MemoryConfig,
+    embedder: Option<Arc<dyn Embedder>>,
+    chat: Option<Arc<dyn ChatModel>>,
+    reranker: Option<Arc<dyn Reranker>>,
+}
+
+impl MemoryBuilder {
+    /// Sets the configuration.
+    pub fn config(mut self, config: MemoryConfig) -> Self {
+        self.config = config;
+        self
+    }
+    /// Uses this embedder instead of loading `config.embedder`.
+    pub fn embedder(mut self, e: Arc<dyn Embedder>) -> Self {
+        self.embedder = Some(e);
+        self
+    }
+    /// Uses this chat model instead of loading `config.chat`.
+    pub fn chat(mut self, c: Arc<dyn ChatModel>) -> Self {
+        self.chat = Some(c);
+        self
+    }
+    /// Reranks search results with this model.
+    pub fn reranker(mut self, r: Arc<dyn Reranker>) -> Self {
+        self.reranker = Some(r);
+        self
+    }
+
+    /// Opens (or creates) the database: loads the embedder, opens the store
+    /// (its pinned embedding model must match), and loads the index snapshot
+    /// or rebuilds the index from the store.
+    pub fn open(self) -> Result<Memory> {
+        self.config.validate()?;
+        let embedder = match self.embedder {
+            Some(e) => e,
+            None => Arc::new(BertEmbedder::load(
+                &self.config.embedder,
+                &EmbedderConfig::default(),
+            )?),
+        };
+        let dims = u32::try_from(embedder.dims())
+            .map_err(|_| MemoryError::invalid("embedder", "dimension too large"))?;
+        let mut sc = StoreConfig::new(embedder.model_id(), dims);
+        sc.durability = match self.config.durability {
+            Durability::Immediate => DurabilityMode::Immediate,
+            Durability::None => DurabilityMode::None,
+        };
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                MemoryError::invalid("path", format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let store = Store::open(&self.path, sc)?;
+        let vectors = Vectors::open(
+            &store,
+            &self.path,
+            self.config.hnsw_params(),
+            self.config.index.snapshot,
+        )?;
+        let chat = OnceLock::new();
+        if let Some(c) = self.chat {
+            let _ = chat.set(c);
+        }
+        Ok(Memory {
+            inner: Arc::new(Inner {
+                store,
+                vectors,
+                embedder,
+                chat,
+                chat_loading: Mutex::new(()),
+                reranker: self.reranker,
+                config: self.config,
+                write: Mutex::new(()),
+                path: self.path,
+            }),
+        })
+    }
+}
+
+fn parse_id(id: &str) -> Result<Uuid> {
+    Uuid::parse_str(id.trim()).map_err(|_| {
+        MemoryError::invalid(
+            "memory_id",
+            format!(
+                "`{}` is not a UUID",
+                id.chars().take(64).collect::<String>()
+            ),
+        )
+    })
+}
+
+fn check_query(q: &str) -> Result<&str> {
+    let q = q.trim();
+    if q.is_empty() {
+        return Err(MemoryError::invalid("query", "is empty"));
+    }
+    if q.len() > MAX_MESSAGE_BYTES || q.contains('\0') {
+        return Err(MemoryError::invalid(
+            "query",
+            format!("must be at most {MAX_MESSAGE_BYTES} bytes without NUL characters"),
+        ));
+    }
+    Ok(q)
+}
+
+fn check_text(t: &str, field: &str) -> Result<String> {
+    let t = t.trim();
+    if t.is_empty() || t.contains('\0') || t.len() > MAX_MESSAGE_BYTES {
+        return Err(MemoryError::invalid(
+            field,
+            format!("must be non-empty, at most {MAX_MESSAGE_BYTES} bytes, without NUL characters"),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+fn validated_scope(scope: &Scope) -> Result<Scope> {
+    Ok(scope.validated()?)
+}
+
+fn parse_filters(f: Option<&Value>) -> Result<Option<Filter>> {
+    match f {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => Ok(Some(filter::parse(v)?)),
+    }
+}
+
+/// Narrows `scope` by the scope equalities of a filter; `None` when they
+/// contradict it (nothing can match).
+fn narrow_scope(scope: &Scope, f: Option<&Filter>) -> Option<Scope> {
+    let mut s = scope.clone();
+    if let Some(f) = f {
+        for (kind, v) in f.scope_equalities() {
+            let slot = match kind {
+                ScopeKind::User => &mut s.user_id,
+                ScopeKind::Agent => &mut s.agent_id,
+                ScopeKind::Run => &mut s.run_id,
+            };
+            match slot.as_deref().map(str::trim) {
+                Some(x) if x != v => return None,
+                Some(_) => {}
+                None => *slot = Some(v),
+            }
+        }
+    }
+    Some(s)
+}
+
+fn is_expired(m: &Record, now: Timestamp) -> bool {
+    m.expiration_date.is_some_and(|e| e <= now)
+}
+
+fn add_usage(stats: &mut AddStats, c: &Completion) {
+    stats.llm_calls += 1;
+    stats.prompt_tokens += c.prompt_tokens;
+    stats.cached_prompt_tokens += c.cached_prompt_tokens;
+    stats.completion_tokens += c.completion_tokens;
+}
+
+/// A decision resolved to memory ids, ready to commit.
+enum Planned {
+    Add {
+        text: String,
+    },
+    Update {
+        id: Uuid,
+        hash: String,
+        old: String,
+        text: String,
+    },
+    Delete {
+        id: Uuid,
+        hash: String,
+        old: String,
+        replacement: Option<String>,
+    },
+}
+
+impl Memory {
+    /// Opens (or creates) a database with the configured models.
+    pub fn open(path: impl AsRef<Path>, config: MemoryConfig) -> Result<Memory> {
+        Memory::builder(path).config(config).open()
+    }
+
+    /// A builder, for injecting models or a reranker.
+    pub fn builder(path: impl AsRef<Path>) -> MemoryBuilder {
+        MemoryBuilder {
+            path: path.as_ref().to_path_buf(),
+            config: MemoryConfig::default(),
+            embedder: None,
+            chat: None,
+            reranker: None,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &MemoryConfig {
+        &self.inner.config
+    }
+
+    /// The embedder in use.
+    pub fn embedder(&self) -> &dyn Embedder {
+        self.inner.embedder.as_ref()
+    }
+
+    /// The database path.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Whether the index came from the snapshot or was rebuilt at open.
+    pub fn index_origin(&self) -> IndexOrigin {
+        self.inner.vectors.origin
+    }
+
+    /// The chat model, loading it from `config.chat` on first use.
+    pub fn chat_model(&self) -> Result<Arc<dyn ChatModel>> {
+        if let Some(c) = self.inner.chat.get() {
+            return Ok(c.clone());
+        }
+        let _g = self.inner.chat_loading.lock();
+        if let Some(c) = self.inner.chat.get() {
+            return Ok(c.clone());
+        }
+        let l = &self.inner.config.llm;
+        let cfg = ChatConfig {
+            n_ctx: l.n_ctx,
+            n_threads: (l.threads > 0).then_some(l.threads as i32),
+            n_threads_batch: (l.threads > 0).then_some(l.threads as i32),
+            prefix_cache: l.prefix_cache,
+            ..ChatConfig::default()
+        };
+        let t = std::time::Instant::now();
+        let model: Arc<dyn ChatModel> = Arc::new(LlamaCppChat::load(&self.inner.config.chat, cfg)?);
+        tracing::info!(
+            model = model.model_id(),
+            ms = t.elapsed().as_millis() as u64,
+            "chat model loaded"
+        );
+        let _ = self.inner.chat.set(model.clone());
+        Ok(model)
+    }
+
+    fn generate(
+        &self,
+        messages: &[ChatMessage],
+        schema: Value,
+        stats: &mut AddStats,
+    ) -> Result<String> {
+        let chat = self.chat_model()?;
+        let l = &self.inner.config.llm;
+        let opts = GenerateOptions::default()
+            .max_tokens(l.max_tokens)
+            .temperature(l.temperature)
+            .json_schema(schema);
+        let out = chat.generate(messages, &opts)?;
+        add_usage(stats, &out);
+        Ok(out.text)
+    }
+
+    /// Adds memories from messages (a string, one [`Message`] or a list).
+    /// See [`AddOptions`] for inference, scoping and procedural memory.
+    /// Everything the call changes commits in one write batch.
+    pub fn add(&self, messages: impl Into<Messages>, opts: &AddOptions) -> Result<AddResult> {
+        let msgs = messages.into().normalize()?;
+        let scope = validated_scope(&opts.scope())?;
+        let metadata = opts.metadata.clone().unwrap_or_default();
+        memlayer_store::validate_metadata(&metadata)?;
+        let expiration = opts
+            .expiration_date
+            .as_deref()
+            .map(Timestamp::parse_rfc3339)
+            .transpose()?;
+        let ctx = AddCtx {
+            scope,
+            metadata,
+            expiration,
+        };
+        match opts.memory_type.as_deref().map(str::trim) {
+            None | Some("") => {}
+            Some(PROCEDURAL_MEMORY) | Some("procedural") => {
+                return self.add_procedural(&msgs, &ctx, opts);
+            }
+            Some(other) => {
+                return Err(MemoryError::invalid(
+                    "memory_type",
+                    format!(
+                        "`{other}` is not supported; use `{PROCEDURAL_MEMORY}` or leave it unset"
+                    ),
+                ));
+            }
+        }
+        if opts.infer {
+            self.add_infer(&msgs, &ctx, opts.prompt.as_deref())
+        } else {
+            self.add_raw(&msgs, &ctx)
+        }
+    }
+
+    fn new_memory(&self, text: String, ctx: &AddCtx, vector: Vec<f32>) -> NewMemory {
+        let mut n =
+            NewMemory::new(text, ctx.scope.clone(), vector).with_metadata(ctx.metadata.clone());
+        n.expiration_date = ctx.expiration;
+        n
+    }
+
+    fn add_raw(&self, msgs: &[Message], ctx: &AddCtx) -> Result<AddResult> {
+        let keep: Vec<&Message> = msgs.iter().filter(|m| m.role != "system").collect();
+        if keep.is_empty() {
+            return Ok(AddResult::default());
+        }
+        let texts: Vec<&str> = keep.iter().map(|m| m.content.as_str()).collect();
+        let vecs = self.inner.embedder.embed_batch(&texts)?;
+        let mut batch = WriteBatch::new();
+        let mut changes = Vec::with_capacity(keep.len());
+        let mut results = Vec::with_capacity(keep.len());
+        for (m, v) in keep.iter().zip(vecs) {
+            let mut n = self.new_memory(m.content.clone(), ctx, v.clone());
+            n.role = Some(m.role.clone());
+            n.actor_id = m.name.clone();
+            let id = batch.insert(n);
+            changes.push(Change::Insert {
+                id,
+                scope: ctx.scope.clone(),
+                vector: v,
+            });
+            results.push(AddEvent {
+                id: id.to_string(),
+                memory: m.content.clone(),
+                event: Event::Add,
+                previous_memory: None,
+                superseded_by: None,
+            });
+        }
+        self.commit(batch, changes)?;
+        Ok(AddResult {
+            results,
+            stats: AddStats::default(),
+        })
+    }
+
+    /// Commits a batch and applies its changes to the index, under the
+    /// writer lock (the caller may hold it already via `commit_locked`).
+    fn commit(&self, batch: WriteBatch, changes: Vec<Change>) -> Result<()> {
+        let _w = self.inner.write.lock();
+        self.commit_locked(batch, changes)
+    }
+
+    fn commit_locked(&self, batch: WriteBatch, changes: Vec<Change>) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let info = self.inner.store.commit(batch)?;
+        if let Err(e) = self.inner.vectors.apply(info.seq, changes) {
+            // The store is the source of truth: bring the index back in line.
+            tracing::error!(error = %e, "index update failed after commit; rebuilding the index");
+            self.inner.vectors.rebuild(&self.inner.store)?;
+        }
+        Ok(())
+    }
+
+    fn add_procedural(
+        &self,
+        msgs: &[Message],
+        ctx: &AddCtx,
+        opts: &AddOptions,
+    ) -> Result<AddResult> {
+        if ctx.scope.agent_id.is_none() {
+            return Err(MemoryError::invalid(
+                "agent_id",
+                "procedural memory summarises an agent's run: pass agent_id",
+            ));
+        }
+        let mut stats = AddStats::default();
+        let p = &self.inner.config.prompts;
+        let prompt = opts.prompt.as_deref().or(p.procedural.as_deref());
+        let m = prompts::procedural_messages(
+            &transcript(msgs),
+            prompt,
+            p.custom_instructions.as_deref(),
+        );
+        let out = self.generate(&m, prompts::procedural_schema(), &mut stats)?;
+        let text = llm_output::parse_procedural(&out).map_err(|e| MemoryError::LlmOutput {
+            stage: "procedural summary",
+            reason: e.0,
+        })?;
+        let v = self.inner.embedder.embed(&text)?;
+        let mut n = self.new_memory(text.clone(), ctx, v.clone());
+        n.memory_type = Some(PROCEDURAL_MEMORY.to_string());
+        n.role = Some("assistant".into());
+        let mut batch = WriteBatch::new();
+        let id = batch.insert(n);
+        self.commit(
+            batch,
+            vec![Change::Insert {
+                id,
+                scope: ctx.scope.clone(),
+                vector: v,
+            }],
+        )?;
+        Ok(AddResult {
+            results: vec![AddEvent {
+                id: id.to_string(),
+                memory: text,
+                event: Event::Add,
+                previous_memory: None,
+                superseded_by: None,
+            }],
+            stats,
+        })
+    }
+
+    fn add_infer(&self, msgs: &[Message], ctx: &AddCtx, prompt: Option<&str>) -> Result<AddResult> {
+        let mut stats = AddStats::default();
+        let subject = if ctx.scope.user_id.is_none()
+            && ctx.scope.agent_id.is_some()
+            && msgs.iter().any(|m| m.role == "assistant")
+        {
+            FactSubject::Agent
+        } else {
+            FactSubject::User
+        };
+        let wanted = match subject {
+            FactSubject::User => "user",
+            FactSubject::Agent => "assistant",
+        };
+        if !msgs.iter().any(|m| m.role == wanted) {
+            return Ok(AddResult::default());
+        }
+        let p = &self.inner.config.prompts;
+        let prompt = prompt.or(p.fact_extraction.as_deref());
+        let m = prompts::extraction_messages(
+            subject,
+            &transcript(msgs),
+            prompt,
+            p.custom_instructions.as_deref(),
+        );
+        let out = self.generate(&m, prompts::facts_schema(), &mut stats)?;
+        let facts = llm_output::parse_facts(&out).map_err(|e| MemoryError::LlmOutput {
+            stage: "fact extraction",
+            reason: e.0,
+        })?;
+        stats.facts = facts.len();
+        if facts.is_empty() {
+            return Ok(AddResult {
+                results: Vec::new(),
+                stats,
+            });
+        }
+        let refs: Vec<&str> = facts.iter().map(String::as_str).collect();
+        let fact_vecs = self.inner.embedder.embed_batch(&refs)?;
+        let role = Some(wanted.to_string());
+
+        for attempt in 0..2 {
+            // (3) Candidates: top-k similar memories per fact, in scope.
+            let snap = self.inner.store.snapshot()?;
+            let mut cands: Vec<Record> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for v in &fact_vecs {
+                for (id, _) in self
+                    .inner
+                    .vectors
+                    .search(v, CANDIDATES_PER_FACT, &ctx.scope)?
+                {
+                    if seen.insert(id)
+                        && let Some(m) = snap.get(id)?
+                    {
+                        cands.push(m);
+                    }
+                }
+            }
+            drop(snap);
+            // Exact duplicates in scope answer NONE without the LLM.
+            let hashes: std::collections::HashSet<&str> =
+                cands.iter().map(|c| c.hash.as_str()).collect();
+            let fresh: Vec<usize> = (0..facts.len())
+                .filter(|&i| !hashes.contains(memlayer_store::md5::hex_digest(&facts[i]).as_str()))
+                .collect();
+            stats.exact_duplicates = facts.len() - fresh.len();
+            if fresh.is_empty() {
+                return Ok(AddResult {
+                    results: Vec::new(),
+                    stats,
+                });
+            }
+            // (4) No similar memory: every fact is an ADD, no second call.
+            let plan: Vec<Planned> = if cands.is_empty() {
+                stats.no_candidates_shortcut = true;
+                fresh
+                    .iter()
+                    .map(|&i| Planned::Add {
+                        text: facts[i].clone(),
+                    })
+                    .collect()
+            } else {
+                let shown: Vec<Candidate> = cands
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| Candidate {
+                        key: i.to_string(),
+                        text: c.text.clone(),
+                    })
+                    .collect();
+                let pairs: Vec<(String, String)> = shown
+                    .iter()
+                    .map(|c| (c.key.clone(), c.text.clone()))
+                    .collect();
+                let keys: Vec<String> = shown.iter().map(|c| c.key.clone()).collect();
+                let fresh_facts: Vec<String> = fresh.iter().map(|&i| facts[i].clone()).collect();
+                let m = prompts::reconcile_messages(
+                    &pairs,
+                    &fresh_facts,
+                    p.update_memory.as_deref(),
+                    p.custom_instructions.as_deref(),
+                );
+                let out = self.generate(&m, prompts::decisions_schema(&keys), &mut stats)?;
+                let (decisions, dropped) =
+                    llm_output::parse_decisions(&out, &shown).map_err(|e| {
+                        MemoryError::LlmOutput {
+                            stage: "reconciliation",
+                            reason: e.0,
+                        }
+                    })?;
+                stats.dropped += dropped.len();
+                for d in &dropped {
+                    tracing::warn!(reason = %d.reason, item = %d.raw, "dropped an LLM decision");
+                }
+                decisions
+                    .into_iter()
+                    .filter_map(|d| match d {
+                        Decision::None => None,
+                        Decision::Add { text } => Some(Planned::Add { text }),
+                        Decision::Update { target, text } => Some(Planned::Update {
+                            id: cands[target].id,
+                            hash: cands[target].hash.clone(),
+                            old: cands[target].text.clone(),
+                            text,
+                        }),
+                        Decision::Delete {
+                            target,
+                            replacement,
+                        } => Some(Planned::Delete {
+                            id: cands[target].id,
+                            hash: cands[target].hash.clone(),
+                            old: cands[target].text.clone(),
+                            replacement,
+                        }),
+                    })
+                    .collect()
+            };
+            if plan.is_empty() {
+                return Ok(AddResult {
+                    results: Vec::new(),
+                    stats,
+                });
+            }
+            // (2') Embed texts the model wrote that are not extracted facts.
+            let mut vec_of: HashMap<String, Vec<f32>> = facts
+                .iter()
+                .cloned()
+                .zip(fact_vecs.iter().cloned())
+                .collect();
+            let missing: Vec<&str> = plan
+                .iter()
+                .filter_map(|p| match p {
+                    Planned::Add { text } | Planned::Update { text, .. } => Some(text.as_str()),
+                    Planned::Delete { replacement, .. } => replacement.as_deref(),
+                })
+                .filter(|t| !vec_of.contains_key(*t))
+                .collect();
+            if !missing.is_empty() {
+                let missing: Vec<String> = missing.iter().map(|s| s.to_string()).collect();
+                let refs: Vec<&str> = missing.iter().map(String::as_str).collect();
+                for (t, v) in missing.iter().zip(self.inner.embedder.embed_batch(&refs)?) {
+                    vec_of.insert(t.clone(), v);
+                }
+            }
+            // (6) Commit under the writer lock, if no target changed meanwhile.
+            let _w = self.inner.write.lock();
+            let snap = self.inner.store.snapshot()?;
+            let mut stale = Vec::new();
+            for (i, p) in plan.iter().enumerate() {
+                if let Planned::Update { id, hash, .. } | Planned::Delete { id, hash, .. } = p {
+                    let now = snap.get(*id)?;
+                    if now.as_ref().map(|m| &m.hash) != Some(hash) {
+                        stale.push(i);
+                    }
+                }
+            }
+            drop(snap);
+            if !stale.is_empty() && attempt == 0 {
+                stats.conflict_retries += 1;
+                tracing::info!(
+                    conflicts = stale.len(),
+                    "memories changed during reconciliation; retrying once"
+                );
+                continue;
+            }
+            stats.skipped_conflicts = stale.len();
+            let mut batch = WriteBatch::new();
+            let mut changes = Vec::new();
+            let mut results = Vec::new();
+            let vec_for = |t: &str| vec_of.get(t).cloned().unwrap_or_default();
+            for (i, p) in plan.into_iter().enumerate() {
+                if stale.contains(&i) {
+                    continue;
+                }
+                match p {
+                    Planned::Add { text } => {
+                        let v = vec_for(&text);
+                        let mut n = self.new_memory(text.clone(), ctx, v.clone());
+                        n.role = role.clone();
+                        let id = batch.insert(n);
+                        changes.push(Change::Insert {
+                            id,
+                            scope: ctx.scope.clone(),
+                            vector: v,
+                        });
+                        results.push(AddEvent {
+                            id: id.to_string(),
+                            memory: text,
+                            event: Event::Add,
+                            previous_memory: None,
+                            superseded_by: None,
+                        });
+                    }
+                    Planned::Update {
+                        id,
+                        hash,
+                        old,
+                        text,
+                    } => {
+                        let v = vec_for(&text);
+                        batch.expect_hash(id, hash);
+                        batch.update(
+                            id,
+                            MemoryUpdate {
+                                text: Some(text.clone()),
+                                vector: Some(v.clone()),
+                                metadata: (!ctx.metadata.is_empty()).then(|| ctx.metadata.clone()),
+                                actor_id: None,
+                                role: role.clone(),
+                            },
+                        );
+                        changes.push(Change::Update { id, vector: v });
+                        results.push(AddEvent {
+                            id: id.to_string(),
+                            memory: text,
+                            event: Event::Update,
+                            previous_memory: Some(old),
+                            superseded_by: None,
+                        });
+                    }
+                    Planned::Delete {
+                        id,
+                        hash,
+                        old,
+                        replacement,
+                    } => {
+                        batch.expect_hash(id, hash);
+                        batch.delete_as(id, None, role.clone());
+                        changes.push(Change::Delete { id });
+                        let mut superseded_by = None;
+                        let mut added = None;
+                        if let Some(text) = replacement {
+                            let v = vec_for(&text);
+                            let mut n = self.new_memory(text.clone(), ctx, v.clone());
+                            n.role = role.clone();
+                            n.metadata
+                                .insert("supersedes".into(), Value::from(id.to_string()));
+                            let new_id = batch.insert(n);
+                            changes.push(Change::Insert {
+                                id: new_id,
+                                scope: ctx.scope.clone(),
+                                vector: v,
+                            });
+                            superseded_by = Some(new_id.to_string());
+                            added = Some(AddEvent {
+                                id: new_id.to_string(),
+                                memory: text,
+                                event: Event::Add,
+                                previous_memory: None,
+                                superseded_by: None,
+                            });
+                        }
+                        results.push(AddEvent {
+                            id: id.to_string(),
+                            memory: old,
+                            event: Event::Delete,
+                            previous_memory: None,
+                            superseded_by,
+                        });
+                        results.extend(added);
+                    }
+                }
+            }
+            self.commit_locked(batch, changes)?;
+            return Ok(AddResult { results, stats });
+        }
+        // Unreachable in practice: the second attempt always commits.
+        Ok(AddResult {
+            results: Vec::new(),
+            stats,
+        })
+    }
+
+    /// Hybrid search in a scope (see [`crate::search`] for the ranking).
+    pub fn search(&self, query: &str, opts: &SearchOptions) -> Result<SearchResult> {
+        let query = check_query(query)?;
+        let scope = validated_scope(&opts.scope())?;
+        let limit = opts.limit.unwrap_or(self.inner.config.search.limit);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(MemoryError::invalid(
+                "limit",
+                format!("must be in 1..={MAX_LIMIT}"),
+            ));
+        }
+        if let Some(t) = opts.threshold
+            && !(0.0..=1.0).contains(&t)
+        {
+            return Err(MemoryError::invalid("threshold", "must be in 0..=1"));
+        }
+        let filter = parse_filters(opts.filters.as_ref())?;
+        let Some(scope) = narrow_scope(&scope, filter.as_ref()) else {
+            return Ok(SearchResult::default());
+        };
+        let qv = self.inner.embedder.embed(query)?;
+        let cfg = &self.inner.config.search;
+        let now = Timestamp::now();
+        let pool = (limit * 2).max(50);
+        let snap = self.inner.store.snapshot()?;
+        let keyword = if cfg.semantic_weight < 1.0 {
+            snap.keyword_search(&scope, filter.as_ref(), query, pool)?
+        } else {
+            Vec::new()
+        };
+        // Semantic candidates; widen the beam while post-filters reject hits.
+        let mut k = pool;
+        let mut semantic;
+        let mut accepted: HashMap<Uuid, (Record, f32)> = HashMap::new();
+        loop {
+            semantic = self.inner.vectors.search(&qv, k, &scope)?;
+            let mut n_ok = 0;
+            for &(id, cos) in &semantic {
+                if accepted.contains_key(&id) {
+                    n_ok += 1;
+                    continue;
+                }
+                let Some(m) = snap.get(id)? else { continue };
+                if filter.as_ref().is_some_and(|f| !f.matches(&m))
+                    || (!opts.include_expired && is_expired(&m, now))
+                {
+                    continue;
+                }
+                accepted.insert(id, (m, cos));
+                n_ok += 1;
+            }
+            if n_ok >= limit || semantic.len() < k || k >= 16 * pool {
+                break;
+            }
+            k *= 4;
+        }
+        let mut bm25: HashMap<Uuid, f32> = HashMap::with_capacity(keyword.len());
+        for (id, score) in keyword {
+            bm25.insert(id, score);
+            if accepted.contains_key(&id) {
+                continue;
+            }
+            let Some(m) = snap.get(id)? else { continue };
+            if !opts.include_expired && is_expired(&m, now) {
+                continue;
+            }
+            let Some(v) = snap.vector(id)? else { continue };
+            accepted.insert(id, (m, memlayer_models::cosine(&qv, &v)));
+        }
+        drop(snap);
+        let mut hits: Vec<(Record, ScoreDetails)> = accepted
+            .into_values()
+            .map(|(m, cos)| {
+                let age = (now.as_micros() - m.updated_at.as_micros()) as f64 / 86_400e6;
+                let d = fuse(cfg, cos, bm25.get(&m.id).copied().unwrap_or(0.0), age);
+                (m, d)
+            })
+            .filter(|(_, d)| opts.threshold.is_none_or(|t| d.semantic >= t))
+            .collect();
+        hits.sort_by(|a, b| {
+            b.1.fused
+                .total_cmp(&a.1.fused)
+                .then_with(|| b.0.id.cmp(&a.0.id))
+        });
+        hits.truncate(limit);
+        if let Some(r) = self.inner.reranker.as_ref().filter(|_| !opts.no_rerank)
+            && !hits.is_empty()
+        {
+            let docs: Vec<&str> = hits.iter().map(|(m, _)| m.text.as_str()).collect();
+            let scores = r.rerank(query, &docs)?;
+            if scores.len() != hits.len() {
+                return Err(MemoryError::invalid(
+                    "reranker",
+                    format!(
+                        "returned {} scores for {} documents",
+                        scores.len(),
+                        hits.len()
+                    ),
+                ));
+            }
+            for ((_, d), s) in hits.iter_mut().zip(scores) {
+                d.rerank = Some(if s.is_finite() { s } else { f32::MIN });
+            }
+            hits.sort_by(|a, b| {
+                b.1.rerank
+                    .unwrap_or(f32::MIN)
+                    .total_cmp(&a.1.rerank.unwrap_or(f32::MIN))
+            });
+        }
+        Ok(SearchResult {
+            results: hits
+                .into_iter()
+                .map(|(m, d)| {
+                    let mut it = MemoryItem::from(m);
+                    it.score = Some(d.rerank.unwrap_or(d.fused));
+                    if opts.explain {
+                        it.explain = Some(d);
+                    }
+                    it
+                })
+                .collect(),
+        })
+    }
+
+    /// One memory, or `None` if it does not exist.
+    pub fn get(&self, memory_id: &str) -> Result<Option<MemoryItem>> {
+        let id = parse_id(memory_id)?;
+        Ok(self.inner.store.get(id)?.map(MemoryItem::from))
+    }
+
+    /// Memories of a scope, newest first, with filters and cursor paging.
+    pub fn get_all(&self, opts: &GetAllOptions) -> Result<MemoryPage> {
+        let scope = validated_scope(&opts.scope())?;
+        if let Some(l) = opts.limit
+            && (l == 0 || l > MAX_LIMIT)
+        {
+            return Err(MemoryError::invalid(
+                "limit",
+                format!("must be in 1..={MAX_LIMIT}"),
+            ));
+        }
+        let filter = parse_filters(opts.filters.as_ref())?;
+        let now = Timestamp::now();
+        let mut cursor = opts.cursor.clone();
+        let mut results = Vec::new();
+        // Expired memories are skipped; keep paging until the page is full.
+        loop {
+            let page = self.inner.store.list(
+                &scope,
+                filter.as_ref(),
+                &ListOptions {
+                    cursor: cursor.clone(),
+                    limit: opts.limit.map(|l| l - results.len()),
+                },
+            )?;
+            results.extend(
+                page.items
+                    .into_iter()
+                    .filter(|m| opts.include_expired || !is_expired(m, now))
+                    .map(MemoryItem::from),
+            );
+            cursor = page.next_cursor;
+            if cursor.is_none() || opts.limit.is_none_or(|l| results.len() >= l) {
+                break;
+            }
+        }
+        Ok(MemoryPage {
+            results,
+            next_cursor: cursor,
+        })
+    }
+
+    /// Changes a memory's text (re-embedded) and/or merges metadata
+    /// (`null` values remove keys). Recorded in history.
+    pub fn update(
+        &self,
+        memory_id: &str,
+        text: Option<&str>,
+        metadata: Option<Map<String, Value>>,
+    ) -> Result<MemoryItem> {
+        let id = parse_id(memory_id)?;
+        if text.is_none() && metadata.is_none() {
+            return Err(MemoryError::invalid(
+                "update",
+                "give a new text, metadata or both",
+            ));
+        }
+        let text = text.map(|t| check_text(t, "text")).transpose()?;
+        let vector = text
+            .as_deref()
+            .map(|t| self.inner.embedder.embed(t))
+            .transpose()?;
+        let mut batch = WriteBatch::new();
+        batch.update(
+            id,
+            MemoryUpdate {
+                text,
+                vector: vector.clone(),
+                metadata,
+                actor_id: None,
+                role: None,
+            },
+        );
+        let changes = vector
+            .map(|vector| Change::Update { id, vector })
+            .into_iter()
+            .collect();
+        self.commit(batch, changes)?;
+        self.get(memory_id)?
+            .ok_or(MemoryError::NotFound { id: id.to_string() })
+    }
+
+    /// Deletes a memory (its history is kept).
+    pub fn delete(&self, memory_id: &str) -> Result<()> {
+        let id = parse_id(memory_id)?;
+        let mut batch = WriteBatch::new();
+        batch.delete(id);
+        self.commit(batch, vec![Change::Delete { id }])
+    }
+
+    /// Deletes every memory of a scope (at least one of user/agent/run).
+    pub fn delete_all(&self, scope: &Scope) -> Result<DeleteAllReport> {
+        let scope = validated_scope(scope)?;
+        let _w = self.inner.write.lock();
+        let ids = self.inner.vectors.scope_ids(&scope);
+        let report = self.inner.store.delete_all(&scope)?;
+        let seq = self.inner.store.commit_seq()?;
+        self.inner.vectors.apply(
+            seq,
+            ids.into_iter().map(|id| Change::Delete { id }).collect(),
+        )?;
+        Ok(report)
+    }
+
+    /// A memory's history (ADD / UPDATE / DELETE events, oldest first). Kept
+    /// after the memory is deleted.
+    pub fn history(&self, memory_id: &str) -> Result<Vec<HistoryEvent>> {
+        let id = parse_id(memory_id)?;
+        let h = self.inner.store.history(id)?;
+        if h.is_empty() {
+            return Err(MemoryError::NotFound { id: id.to_string() });
+        }
+        Ok(h)
+    }
+
+    /// Deletes everything (memories, history, graph) and the index.
+    pub fn reset(&self) -> Result<()> {
+        let _w = self.inner.write.lock();
+        let info = self.inner.store.reset()?;
+        self.inner.vectors.clear(info.seq)?;
+        self.inner.vectors.remove_snapshot();
+        Ok(())
+    }
+
+    /// Writes the index snapshot now (it is also written when the last
+    /// handle is dropped).
+    pub fn flush(&self) -> Result<()> {
+        let _w = self.inner.write.lock();
+        self.inner.vectors.save()
+    }
+
+    /// Number of memories.
+    pub fn len(&self) -> Result<u64> {
+        Ok(self.inner.store.len()?)
+    }
+
+    /// True when there are no memories.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Writes every memory (with vectors and history) and the graph as JSONL.
+    pub fn export_jsonl(&self, w: impl std::io::Write) -> Result<TransferStats> {
+        Ok(self.inner.store.export_jsonl(w)?)
+    }
+
+    /// Imports a JSONL export in one transaction, then rebuilds the index.
+    pub fn import_jsonl(&self, r: impl std::io::BufRead) -> Result<TransferStats> {
+        let _w = self.inner.write.lock();
+        let stats = self.inner.store.import_jsonl(r)?;
+        self.inner.vectors.rebuild(&self.inner.store)?;
+        Ok(stats)
+    }
+
+    /// The underlying store (read access for tools and tests).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+}
+
+struct AddCtx {
+    scope: Scope,
+    metadata: Map<String, Value>,
+    expiration: Option<Timestamp>,
+}

@@ -1,0 +1,312 @@
+//! The prompts and JSON Schemas of the LLM pipeline. Our own wording,
+//! written for 0.5B-class local models: short rules, few-shot examples as
+//! real chat turns, and grammar-constrained JSON answers. The system prompt
+//! and examples of each call are fixed, so the model's prompt-prefix cache
+//! reuses their KV state from one `add` to the next.
+
+use memlayer_models::ChatMessage;
+use serde_json::{Value, json};
+
+/// Fact extraction about the user (from the user's messages).
+pub const USER_FACTS_PROMPT: &str = "You read a conversation between a user and an AI assistant and write down \
+durable facts about the USER that are worth remembering for future conversations: name, age, home, job, \
+family, friends, pets, health and allergies, diet, likes and dislikes, hobbies, habits, plans and goals.\n\
+Rules:\n\
+- Use only what the user says about themselves. Never take facts from the assistant's replies.\n\
+- Ignore greetings, small talk, questions, thanks and one-off requests: they are not facts.\n\
+- One fact per item, a short phrase about the user in the third person without the word 'user', \
+e.g. \"Is vegetarian\", \"Lives in Oslo\", \"Has a dog named Rex\".\n\
+- Keep names, places, numbers and details exactly as said. Keep the language the user wrote in.\n\
+- If there is nothing worth remembering, answer {\"facts\": []}.\n\
+Answer with JSON only.";
+
+/// Fact extraction about the agent (from the assistant's messages), used
+/// when only `agent_id` is set.
+pub const AGENT_FACTS_PROMPT: &str = "You read a conversation between a user and an AI assistant and write down \
+durable facts about the ASSISTANT itself that it states in its own messages: its name, role, purpose, \
+skills, rules it follows, style and preferences.\n\
+Rules:\n\
+- Use only what the assistant says about itself. Ignore facts about the user.\n\
+- Ignore greetings, small talk and answers to one-off questions.\n\
+- One fact per item, a short phrase in the third person, e.g. \"Is a travel assistant\", \
+\"Always answers in French\".\n\
+- If there is nothing worth remembering, answer {\"facts\": []}.\n\
+Answer with JSON only.";
+
+/// Reconciliation of new facts with the existing memories they resemble.
+pub const RECONCILE_PROMPT: &str = "You keep an AI assistant's memory about a person up to date. You get the \
+existing memories, each with an id, and a list of new facts. For EVERY new fact write one decision:\n\
+- NONE: an existing memory already says the same thing. id = that memory's id.\n\
+- UPDATE: the fact is about the same thing as an existing memory and adds detail or changes it \
+(a new city, a new job, a changed preference, more precise information). id = that memory's id; \
+text = the full corrected memory, keeping what is still true.\n\
+- DELETE: the fact says an existing memory is no longer true. id = that memory's id; text = the new fact \
+that replaces it, or \"\" if nothing replaces it.\n\
+- ADD: the fact is new information not covered by any memory. id = \"new\"; text = the fact.\n\
+Only use ids from the list. Answer with JSON only.";
+
+/// Summary of an agent's run as procedural memory.
+pub const PROCEDURAL_PROMPT: &str = "You record what an AI agent did in a conversation so that it can \
+repeat or resume the task later. Write the overall task, then the steps in order: for each step the \
+action taken, the key inputs and what came out of it. Keep exact values (names, numbers, paths, URLs, \
+errors). Leave out chit-chat. Answer with JSON only.";
+
+/// JSON Schema of the fact-extraction answer.
+pub fn facts_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["facts"],
+        "properties": {
+            "facts": {
+                "type": "array",
+                "maxItems": 12,
+                "items": {"type": "string", "minLength": 1, "maxLength": 200}
+            }
+        }
+    })
+}
+
+/// JSON Schema of the reconciliation answer, with the ids restricted to
+/// `"new"` and the candidate keys shown to the model.
+pub fn decisions_schema(keys: &[String]) -> Value {
+    let mut ids = vec![Value::from("new")];
+    ids.extend(keys.iter().map(|k| Value::from(k.as_str())));
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["decisions"],
+        "properties": {
+            "decisions": {
+                "type": "array",
+                "maxItems": 24,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["event", "id", "text"],
+                    "properties": {
+                        "event": {"enum": ["ADD", "UPDATE", "DELETE", "NONE"]},
+                        "id": {"enum": ids},
+                        "text": {"type": "string", "maxLength": 300}
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// JSON Schema of the procedural summary.
+pub fn procedural_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["task", "steps"],
+        "properties": {
+            "task": {"type": "string", "minLength": 1, "maxLength": 300},
+            "steps": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 30,
+                "items": {"type": "string", "minLength": 1, "maxLength": 400}
+            }
+        }
+    })
+}
+
+fn conv(transcript: &str) -> String {
+    format!("Conversation:\n{transcript}")
+}
+
+fn system(base: &str, custom_instructions: Option<&str>) -> ChatMessage {
+    match custom_instructions.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(extra) => ChatMessage::system(format!("{base}\nAdditional instructions:\n{extra}")),
+        None => ChatMessage::system(base),
+    }
+}
+
+/// Which side of the conversation facts are taken from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FactSubject {
+    /// Facts about the user, from user messages.
+    User,
+    /// Facts about the agent, from assistant messages.
+    Agent,
+}
+
+/// The chat messages of a fact-extraction call. A custom prompt replaces
+/// the system prompt and drops the built-in examples.
+pub fn extraction_messages(
+    subject: FactSubject,
+    transcript: &str,
+    custom_prompt: Option<&str>,
+    custom_instructions: Option<&str>,
+) -> Vec<ChatMessage> {
+    if let Some(p) = custom_prompt.map(str::trim).filter(|s| !s.is_empty()) {
+        return vec![
+            system(p, custom_instructions),
+            ChatMessage::user(conv(transcript)),
+        ];
+    }
+    let mut m = Vec::with_capacity(12);
+    match subject {
+        FactSubject::User => {
+            m.push(system(USER_FACTS_PROMPT, custom_instructions));
+            for (t, a) in [
+                (
+                    "user: Hi there, how are you today?\nassistant: I'm great, thanks! How can I help?",
+                    r#"{"facts": []}"#,
+                ),
+                (
+                    "user: I'm Tom, I work as a chef in Madrid and I have two cats.\nassistant: Nice to meet you, Tom!",
+                    r#"{"facts": ["Name is Tom", "Works as a chef", "Lives in Madrid", "Has two cats"]}"#,
+                ),
+                (
+                    "user: What will the weather be like tomorrow?\nassistant: Sunny, around 24 degrees.",
+                    r#"{"facts": []}"#,
+                ),
+                (
+                    "user: I stopped eating meat last month, I'm vegetarian now. Any dinner ideas?\nassistant: Try a chickpea curry!",
+                    r#"{"facts": ["Is vegetarian"]}"#,
+                ),
+                (
+                    "user: My sister Ana is getting married in June and I'm allergic to shellfish, so plan the menu carefully.\nassistant: Of course.",
+                    r#"{"facts": ["Has a sister named Ana", "Sister Ana is getting married in June", "Is allergic to shellfish"]}"#,
+                ),
+            ] {
+                m.push(ChatMessage::user(conv(t)));
+                m.push(ChatMessage::assistant(a));
+            }
+        }
+        FactSubject::Agent => {
+            m.push(system(AGENT_FACTS_PROMPT, custom_instructions));
+            for (t, a) in [
+                (
+                    "user: Hello!\nassistant: Hello! How can I help you today?",
+                    r#"{"facts": []}"#,
+                ),
+                (
+                    "user: Who are you?\nassistant: I'm Max, a cooking assistant. I only suggest recipes with metric units.",
+                    r#"{"facts": ["Name is Max", "Is a cooking assistant", "Uses metric units in recipes"]}"#,
+                ),
+            ] {
+                m.push(ChatMessage::user(conv(t)));
+                m.push(ChatMessage::assistant(a));
+            }
+        }
+    }
+    m.push(ChatMessage::user(conv(transcript)));
+    m
+}
+
+fn reconcile_turn(existing: &[(String, String)], facts: &[String]) -> String {
+    let mut s = String::from("Existing memories:\n");
+    for (k, t) in existing {
+        s.push_str(&format!("{k}: {t}\n"));
+    }
+    s.push_str("\nNew facts:\n");
+    for f in facts {
+        s.push_str(&format!("- {f}\n"));
+    }
+    s
+}
+
+/// The chat messages of a reconciliation call. `existing` are (key, text)
+/// pairs with keys `"0"`, `"1"`, ...
+pub fn reconcile_messages(
+    existing: &[(String, String)],
+    facts: &[String],
+    custom_prompt: Option<&str>,
+    custom_instructions: Option<&str>,
+) -> Vec<ChatMessage> {
+    let turn = reconcile_turn(existing, facts);
+    if let Some(p) = custom_prompt.map(str::trim).filter(|s| !s.is_empty()) {
+        return vec![system(p, custom_instructions), ChatMessage::user(turn)];
+    }
+    let ex = |e: &[(&str, &str)], f: &[&str]| {
+        reconcile_turn(
+            &e.iter()
+                .map(|(k, t)| (k.to_string(), t.to_string()))
+                .collect::<Vec<_>>(),
+            &f.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    vec![
+        system(RECONCILE_PROMPT, custom_instructions),
+        ChatMessage::user(ex(
+            &[("0", "Lives in Berlin"), ("1", "Likes pizza")],
+            &["Moved to Lisbon", "Likes pizza", "Has a dog named Rex"],
+        )),
+        ChatMessage::assistant(
+            r#"{"decisions": [{"event": "UPDATE", "id": "0", "text": "Lives in Lisbon"}, {"event": "NONE", "id": "1", "text": "Likes pizza"}, {"event": "ADD", "id": "new", "text": "Has a dog named Rex"}]}"#,
+        ),
+        ChatMessage::user(ex(
+            &[("0", "Works as a teacher"), ("1", "Enjoys tennis")],
+            &["Enjoys tennis on weekends", "Quit teaching"],
+        )),
+        ChatMessage::assistant(
+            r#"{"decisions": [{"event": "UPDATE", "id": "1", "text": "Enjoys tennis on weekends"}, {"event": "DELETE", "id": "0", "text": ""}]}"#,
+        ),
+        ChatMessage::user(ex(
+            &[("0", "Is allergic to peanuts")],
+            &["Has a peanut allergy"],
+        )),
+        ChatMessage::assistant(
+            r#"{"decisions": [{"event": "NONE", "id": "0", "text": "Is allergic to peanuts"}]}"#,
+        ),
+        ChatMessage::user(turn),
+    ]
+}
+
+/// The chat messages of a procedural-summary call.
+pub fn procedural_messages(
+    transcript: &str,
+    custom_prompt: Option<&str>,
+    custom_instructions: Option<&str>,
+) -> Vec<ChatMessage> {
+    let base = custom_prompt
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(PROCEDURAL_PROMPT);
+    vec![
+        system(base, custom_instructions),
+        ChatMessage::user(conv(transcript)),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_prefix_is_stable_across_calls() {
+        // Prefix-cache reuse needs every message but the last to be identical.
+        let a = extraction_messages(FactSubject::User, "user: a", None, None);
+        let b = extraction_messages(FactSubject::User, "user: b", None, None);
+        assert_eq!(a[..a.len() - 1], b[..b.len() - 1]);
+        let a = reconcile_messages(&[("0".into(), "x".into())], &["y".into()], None, None);
+        let b = reconcile_messages(&[], &["z".into()], None, None);
+        assert_eq!(a[..a.len() - 1], b[..b.len() - 1]);
+    }
+
+    #[test]
+    fn custom_prompt_replaces_system_and_examples() {
+        let m = extraction_messages(
+            FactSubject::User,
+            "user: a",
+            Some("Only food."),
+            Some("Be brief."),
+        );
+        assert_eq!(m.len(), 2);
+        assert!(m[0].content.starts_with("Only food."));
+        assert!(m[0].content.contains("Be brief."));
+    }
+
+    #[test]
+    fn decisions_schema_lists_candidate_ids() {
+        let s = decisions_schema(&["0".into(), "1".into()]);
+        assert_eq!(
+            s["properties"]["decisions"]["items"]["properties"]["id"]["enum"],
+            json!(["new", "0", "1"])
+        );
+    }
+}

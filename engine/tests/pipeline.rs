@@ -1,0 +1,868 @@
+//! Pipeline tests with a scripted chat model and a hash embedder over the
+//! real redb store and the real index: every event path of `add`, LLM
+//! output validation, optimistic concurrency, scoping, and the CRUD API.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, OnceLock};
+
+use memlayer::models::{
+    ChatMessage, ChatModel, Completion, Embedder, GenerateOptions, HashEmbedder, ScriptedChat,
+};
+use memlayer::{
+    AddOptions, ErrorCode, Event, GetAllOptions, HistoryKind, IndexOrigin, Memory, MemoryConfig,
+    MemoryError, Message, Scope, SearchOptions,
+};
+use parking_lot::Mutex;
+use serde_json::json;
+
+const DIMS: usize = 64;
+
+fn open(dir: &std::path::Path, replies: &[&str]) -> (Memory, Arc<ScriptedChat>) {
+    let chat = Arc::new(ScriptedChat::new(replies.iter().copied()));
+    let mem = Memory::builder(dir.join("m.redb"))
+        .config(MemoryConfig {
+            durability: memlayer::Durability::None,
+            ..MemoryConfig::default()
+        })
+        .embedder(Arc::new(HashEmbedder::new(DIMS)))
+        .chat(chat.clone())
+        .open()
+        .unwrap();
+    (mem, chat)
+}
+
+fn texts(mem: &Memory, user: &str) -> Vec<String> {
+    let mut v: Vec<String> = mem
+        .get_all(&GetAllOptions::user(user))
+        .unwrap()
+        .results
+        .into_iter()
+        .map(|m| m.memory)
+        .collect();
+    v.sort();
+    v
+}
+
+fn raw(mem: &Memory, user: &str, text: &str) -> String {
+    mem.add(text, &AddOptions::user(user).infer(false))
+        .unwrap()
+        .results[0]
+        .id
+        .clone()
+}
+
+#[test]
+fn infer_false_stores_messages_verbatim() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, chat) = open(dir.path(), &[]);
+    let r = mem
+        .add(
+            vec![
+                Message::system("be nice"),
+                Message::user("I like tea").with_name("alice_k"),
+                Message::assistant("Noted!"),
+            ],
+            &AddOptions::user("alice")
+                .infer(false)
+                .metadata(json!({"src": "chat"}).as_object().unwrap().clone()),
+        )
+        .unwrap();
+    assert_eq!(r.results.len(), 2);
+    assert!(r.results.iter().all(|e| e.event == Event::Add));
+    let a = mem.get(&r.results[0].id).unwrap().unwrap();
+    assert_eq!(a.memory, "I like tea");
+    assert_eq!(a.role.as_deref(), Some("user"));
+    assert_eq!(a.actor_id.as_deref(), Some("alice_k"));
+    assert_eq!(a.metadata["src"], "chat");
+    let b = mem.get(&r.results[1].id).unwrap().unwrap();
+    assert_eq!(b.role.as_deref(), Some("assistant"));
+    assert!(
+        chat.requests().is_empty(),
+        "infer=false must not call the LLM"
+    );
+    let hits = mem.search("tea", &SearchOptions::user("alice")).unwrap();
+    assert_eq!(hits.results[0].memory, "I like tea");
+}
+
+#[test]
+fn new_facts_without_candidates_skip_reconciliation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, chat) = open(
+        dir.path(),
+        &[r#"{"facts": ["Is vegetarian", "Lives in Oslo"]}"#],
+    );
+    let r = mem
+        .add("I'm vegetarian and live in Oslo", &AddOptions::user("u"))
+        .unwrap();
+    assert_eq!(r.results.len(), 2);
+    assert!(r.stats.no_candidates_shortcut);
+    assert_eq!(r.stats.llm_calls, 1);
+    assert_eq!(chat.requests().len(), 1);
+    assert_eq!(texts(&mem, "u"), vec!["Is vegetarian", "Lives in Oslo"]);
+    let m = mem.get(&r.results[0].id).unwrap().unwrap();
+    assert_eq!(m.role.as_deref(), Some("user"));
+}
+
+/// A chat model whose answer is computed from the prompt.
+struct FnChat(Box<dyn Fn(&[ChatMessage]) -> String + Send + Sync>);
+
+impl ChatModel for FnChat {
+    fn generate(
+        &self,
+        m: &[ChatMessage],
+        o: &GenerateOptions,
+    ) -> memlayer::models::Result<Completion> {
+        ScriptedChat::new([(self.0)(m)]).generate(m, o)
+    }
+    fn model_id(&self) -> &str {
+        "fn"
+    }
+}
+
+/// The key the reconciliation prompt showed for a memory text.
+fn key_in(prompt: &str, text: &str) -> String {
+    prompt
+        .lines()
+        .find(|l| l.split_once(": ").is_some_and(|(_, t)| t == text))
+        .and_then(|l| l.split_once(": "))
+        .map(|(k, _)| k.to_string())
+        .unwrap_or_else(|| panic!("{text} not shown in {prompt}"))
+}
+
+#[test]
+fn update_delete_none_and_add_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let chat = Arc::new(FnChat(Box::new(|m: &[ChatMessage]| {
+        let turn = &m.last().unwrap().content;
+        if !turn.starts_with("Existing memories") {
+            return r#"{"facts": ["Lives in Lisbon", "Quit smoking", "Likes jazz", "Has a cat"]}"#
+                .into();
+        }
+        assert!(
+            !turn.contains('-') || !turn.contains("0000"),
+            "no UUIDs in prompts"
+        );
+        format!(
+            r#"{{"decisions": [
+                {{"event": "UPDATE", "id": "{}", "text": "Lives in Lisbon"}},
+                {{"event": "DELETE", "id": "{}", "text": "Quit smoking"}},
+                {{"event": "NONE", "id": "{}", "text": "Likes jazz"}},
+                {{"event": "ADD", "id": "new", "text": "Has a cat"}}]}}"#,
+            key_in(turn, "Lives in Berlin"),
+            key_in(turn, "Smokes cigarettes"),
+            key_in(turn, "Likes jazz music")
+        )
+    })));
+    let mem = Memory::builder(dir.path().join("m.redb"))
+        .embedder(Arc::new(HashEmbedder::new(DIMS)))
+        .chat(chat)
+        .open()
+        .unwrap();
+    let berlin = raw(&mem, "u", "Lives in Berlin");
+    let smokes = raw(&mem, "u", "Smokes cigarettes");
+    raw(&mem, "u", "Likes jazz music");
+    let r = mem
+        .add(
+            "I moved to Lisbon, quit smoking, still love jazz and got a cat",
+            &AddOptions::user("u"),
+        )
+        .unwrap();
+    assert_eq!(r.stats.llm_calls, 2);
+    let ev: Vec<_> = r
+        .results
+        .iter()
+        .map(|e| (e.event, e.memory.as_str()))
+        .collect();
+    assert_eq!(
+        ev,
+        vec![
+            (Event::Update, "Lives in Lisbon"),
+            (Event::Delete, "Smokes cigarettes"),
+            (Event::Add, "Quit smoking"),
+            (Event::Add, "Has a cat"),
+        ]
+    );
+    assert_eq!(
+        r.results[0].previous_memory.as_deref(),
+        Some("Lives in Berlin")
+    );
+    assert_eq!(
+        r.results[1].superseded_by.as_deref(),
+        Some(r.results[2].id.as_str())
+    );
+    let replacement = mem.get(&r.results[2].id).unwrap().unwrap();
+    assert_eq!(replacement.metadata["supersedes"], smokes.as_str());
+    assert_eq!(
+        texts(&mem, "u"),
+        vec![
+            "Has a cat",
+            "Likes jazz music",
+            "Lives in Lisbon",
+            "Quit smoking"
+        ]
+    );
+    // The contradicted memory keeps its history.
+    let h = mem.history(&smokes).unwrap();
+    assert_eq!(
+        h.iter().map(|e| e.event).collect::<Vec<_>>(),
+        vec![HistoryKind::Add, HistoryKind::Delete]
+    );
+    let h = mem.history(&berlin).unwrap();
+    assert_eq!(
+        h.last().unwrap().old_memory.as_deref(),
+        Some("Lives in Berlin")
+    );
+    assert_eq!(
+        h.last().unwrap().new_memory.as_deref(),
+        Some("Lives in Lisbon")
+    );
+    // The index follows: the updated vector is found by its new words.
+    let hit = &mem
+        .search("Lisbon", &SearchOptions::user("u").limit(1))
+        .unwrap()
+        .results[0];
+    assert_eq!(hit.id, berlin);
+    assert!(mem.store().verify().unwrap().is_ok());
+}
+
+#[test]
+fn exact_duplicates_need_no_llm_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, chat) = open(dir.path(), &[r#"{"facts": ["Likes tea"]}"#]);
+    raw(&mem, "u", "Likes tea");
+    let r = mem.add("I like tea", &AddOptions::user("u")).unwrap();
+    assert!(r.results.is_empty());
+    assert_eq!(r.stats.exact_duplicates, 1);
+    assert_eq!(chat.requests().len(), 1, "only the extraction call");
+    assert_eq!(texts(&mem, "u"), vec!["Likes tea"]);
+}
+
+#[test]
+fn hallucinated_ids_and_bad_events_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, _) = open(
+        dir.path(),
+        &[
+            r#"{"facts": ["Lives in Rome"]}"#,
+            r#"{"decisions": [{"event": "DELETE", "id": "9", "text": ""},
+                              {"event": "UPDATE", "id": "new", "text": "x"},
+                              {"event": "EXPLODE", "id": "0", "text": "x"}]}"#,
+        ],
+    );
+    raw(&mem, "u", "Lives in Paris");
+    raw(&mem, "other", "Lives in Paris");
+    let r = mem.add("I live in Rome", &AddOptions::user("u")).unwrap();
+    assert!(r.results.is_empty());
+    assert_eq!(r.stats.dropped, 3);
+    assert_eq!(texts(&mem, "u"), vec!["Lives in Paris"]);
+    assert_eq!(texts(&mem, "other"), vec!["Lives in Paris"]);
+}
+
+#[test]
+fn malformed_llm_output_is_an_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, _) = open(
+        dir.path(),
+        &[
+            "not json at all",
+            r#"{"facts": ["Likes tea"]}"#,
+            r#"{"decisions": "#,
+            r#"{"facts": []}"#,
+        ],
+    );
+    let e = mem.add("hello", &AddOptions::user("u")).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            MemoryError::LlmOutput {
+                stage: "fact extraction",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.code(), ErrorCode::Model);
+    raw(&mem, "u", "Likes coffee");
+    let e = mem.add("I like tea", &AddOptions::user("u")).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            MemoryError::LlmOutput {
+                stage: "reconciliation",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(texts(&mem, "u"), vec!["Likes coffee"]);
+    let r = mem.add("hi", &AddOptions::user("u")).unwrap();
+    assert!(r.results.is_empty() && r.stats.facts == 0);
+}
+
+/// A chat model that runs a hook before answering call number `at`.
+struct Hooked {
+    inner: ScriptedChat,
+    calls: Mutex<usize>,
+    at: Vec<usize>,
+    hook: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl ChatModel for Hooked {
+    fn generate(
+        &self,
+        m: &[ChatMessage],
+        o: &GenerateOptions,
+    ) -> memlayer::models::Result<Completion> {
+        let n = {
+            let mut c = self.calls.lock();
+            *c += 1;
+            *c
+        };
+        if self.at.contains(&n)
+            && let Some(h) = self.hook.get()
+        {
+            h();
+        }
+        self.inner.generate(m, o)
+    }
+    fn model_id(&self) -> &str {
+        "hooked"
+    }
+}
+
+fn hooked(dir: &std::path::Path, replies: &[&str], at: Vec<usize>) -> (Memory, Arc<Hooked>) {
+    let chat = Arc::new(Hooked {
+        inner: ScriptedChat::new(replies.iter().copied()),
+        calls: Mutex::new(0),
+        at,
+        hook: OnceLock::new(),
+    });
+    let mem = Memory::builder(dir.join("m.redb"))
+        .embedder(Arc::new(HashEmbedder::new(DIMS)))
+        .chat(chat.clone())
+        .open()
+        .unwrap();
+    (mem, chat)
+}
+
+#[test]
+fn concurrent_change_retries_reconciliation_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let update = r#"{"decisions": [{"event": "UPDATE", "id": "0", "text": "Lives in Lisbon"}]}"#;
+    let (mem, chat) = hooked(
+        dir.path(),
+        &[r#"{"facts": ["Lives in Lisbon"]}"#, update, update],
+        vec![2],
+    );
+    let id = raw(&mem, "u", "Lives in Berlin");
+    let (m2, id2) = (mem.clone(), id.clone());
+    let _ = chat.hook.set(Box::new(move || {
+        m2.update(&id2, Some("Lives in Berlin, Germany"), None)
+            .unwrap();
+    }));
+    let r = mem
+        .add("I moved to Lisbon", &AddOptions::user("u"))
+        .unwrap();
+    assert_eq!(r.stats.conflict_retries, 1);
+    assert_eq!(r.stats.llm_calls, 3);
+    assert_eq!(r.results[0].event, Event::Update);
+    // The retry showed the model the concurrent version.
+    assert_eq!(
+        r.results[0].previous_memory.as_deref(),
+        Some("Lives in Berlin, Germany")
+    );
+    assert_eq!(texts(&mem, "u"), vec!["Lives in Lisbon"]);
+}
+
+#[test]
+fn second_conflict_is_skipped_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let update = r#"{"decisions": [{"event": "UPDATE", "id": "0", "text": "Lives in Lisbon"}, {"event": "ADD", "id": "new", "text": "Has a dog"}]}"#;
+    let (mem, chat) = hooked(
+        dir.path(),
+        &[
+            r#"{"facts": ["Lives in Lisbon", "Has a dog"]}"#,
+            update,
+            update,
+        ],
+        vec![2, 3],
+    );
+    let id = raw(&mem, "u", "Lives in Berlin");
+    let (m2, id2) = (mem.clone(), id.clone());
+    let n = Arc::new(Mutex::new(0));
+    let _ = chat.hook.set(Box::new(move || {
+        let mut n = n.lock();
+        *n += 1;
+        m2.update(&id2, Some(&format!("Lives in Berlin ({n})")), None)
+            .unwrap();
+    }));
+    let r = mem
+        .add("I moved to Lisbon and got a dog", &AddOptions::user("u"))
+        .unwrap();
+    assert_eq!(r.stats.conflict_retries, 1);
+    assert_eq!(r.stats.skipped_conflicts, 1);
+    assert_eq!(r.results.len(), 1);
+    assert_eq!(r.results[0].memory, "Has a dog");
+    assert_eq!(texts(&mem, "u"), vec!["Has a dog", "Lives in Berlin (2)"]);
+}
+
+#[test]
+fn procedural_memory_needs_an_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, chat) = open(
+        dir.path(),
+        &[
+            r#"{"task": "Book a table", "steps": ["Searched restaurants in Porto", "Booked Casa Ana for 8 pm"]}"#,
+        ],
+    );
+    let msgs = vec![
+        Message::user("Book dinner in Porto"),
+        Message::assistant("Booked Casa Ana for 8 pm."),
+    ];
+    let e = mem
+        .add(
+            msgs.clone(),
+            &AddOptions::user("u").memory_type("procedural_memory"),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&e, MemoryError::Validation { field, .. } if field == "agent_id"),
+        "{e:?}"
+    );
+    assert!(chat.requests().is_empty());
+    let r = mem
+        .add(
+            msgs,
+            &AddOptions::for_agent("planner").memory_type("procedural_memory"),
+        )
+        .unwrap();
+    let m = mem.get(&r.results[0].id).unwrap().unwrap();
+    assert_eq!(m.memory_type.as_deref(), Some("procedural_memory"));
+    assert_eq!(
+        m.memory,
+        "Task: Book a table\n1. Searched restaurants in Porto\n2. Booked Casa Ana for 8 pm"
+    );
+    assert!(matches!(
+        mem.add("x", &AddOptions::user("u").memory_type("episodic")),
+        Err(MemoryError::Validation { .. })
+    ));
+}
+
+#[test]
+fn agent_facts_come_from_assistant_messages_when_only_agent_id_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, chat) = open(dir.path(), &[r#"{"facts": ["Answers in French"]}"#]);
+    mem.add(
+        vec![
+            Message::user("Who are you?"),
+            Message::assistant("I'm Lea and I always answer in French."),
+        ],
+        &AddOptions::for_agent("lea"),
+    )
+    .unwrap();
+    let sys = &chat.requests()[0][0].content;
+    assert!(
+        sys.contains("ASSISTANT itself"),
+        "agent prompt expected: {sys}"
+    );
+    let page = mem
+        .get_all(&GetAllOptions {
+            agent_id: Some("lea".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page.results[0].role.as_deref(), Some("assistant"));
+    // With only user messages and only an agent id, the user prompt is used.
+    let (mem, chat) = open(tempfile::tempdir().unwrap().path(), &[r#"{"facts": []}"#]);
+    mem.add("I like tea", &AddOptions::for_agent("lea"))
+        .unwrap();
+    assert!(chat.requests()[0][0].content.contains("about the USER"));
+}
+
+#[test]
+fn scopes_are_isolated_in_candidates_and_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, chat) = open(dir.path(), &[r#"{"facts": ["Lives in Paris"]}"#]);
+    raw(&mem, "bob", "Lives in Paris");
+    raw(&mem, "bob", "Lives in Paris with a cat");
+    let r = mem
+        .add("I live in Paris", &AddOptions::user("alice"))
+        .unwrap();
+    // Bob's identical memory is not a duplicate for Alice and is never shown.
+    assert_eq!(r.results.len(), 1);
+    assert!(r.stats.no_candidates_shortcut);
+    assert_eq!(chat.requests().len(), 1);
+    for (u, n) in [("alice", 1), ("bob", 2)] {
+        let hits = mem
+            .search("Paris", &SearchOptions::user(u))
+            .unwrap()
+            .results;
+        assert_eq!(hits.len(), n);
+        assert!(hits.iter().all(|h| h.user_id.as_deref() == Some(u)));
+    }
+    // A filter cannot widen the scope.
+    let hits = mem
+        .search(
+            "Paris",
+            &SearchOptions::user("alice")
+                .filters(json!({"OR": [{"user_id": "bob"}, {"user_id": "alice"}]})),
+        )
+        .unwrap()
+        .results;
+    assert!(hits.iter().all(|h| h.user_id.as_deref() == Some("alice")));
+    let hits = mem
+        .search(
+            "Paris",
+            &SearchOptions::user("alice").filters(json!({"user_id": "bob"})),
+        )
+        .unwrap();
+    assert!(hits.results.is_empty());
+    // Run and agent scopes nest inside the user scope.
+    mem.add(
+        "Packed an umbrella",
+        &AddOptions::user("alice").run("trip").infer(false),
+    )
+    .unwrap();
+    let run = SearchOptions {
+        run_id: Some("trip".into()),
+        ..SearchOptions::user("alice")
+    };
+    assert_eq!(mem.search("umbrella", &run).unwrap().results.len(), 1);
+    let hits = mem.search("Paris", &run).unwrap().results;
+    assert!(
+        hits.iter()
+            .all(|h| h.run_id.as_deref() == Some("trip") && !h.memory.contains("Paris"))
+    );
+}
+
+#[test]
+fn bad_input_is_a_typed_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, chat) = open(dir.path(), &[]);
+    let meta = json!({"user_id": "mallory"}).as_object().unwrap().clone();
+    for (r, field) in [
+        (mem.add("x", &AddOptions::default()), "scope"),
+        (
+            mem.add("x", &AddOptions::user("u").infer(false).metadata(meta)),
+            "metadata",
+        ),
+        (mem.add("", &AddOptions::user("u")), "messages.content"),
+        (mem.add("x", &AddOptions::user("bad id\n")), "user_id"),
+        (
+            mem.add(
+                "x",
+                &AddOptions {
+                    expiration_date: Some("tomorrow".into()),
+                    ..AddOptions::user("u")
+                },
+            ),
+            "filters",
+        ),
+    ] {
+        match r {
+            Err(MemoryError::Validation { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    for o in [
+        SearchOptions::default(),
+        SearchOptions::user("u").limit(0),
+        SearchOptions::user("u").limit(1001),
+        SearchOptions::user("u").threshold(1.5),
+        SearchOptions::user("u").filters(json!({"created_at": {"gte": "soon"}})),
+    ] {
+        assert_eq!(
+            mem.search("q", &o).unwrap_err().code(),
+            ErrorCode::Validation,
+            "{o:?}"
+        );
+    }
+    assert_eq!(
+        mem.search("  ", &SearchOptions::user("u"))
+            .unwrap_err()
+            .code(),
+        ErrorCode::Validation
+    );
+    assert_eq!(
+        mem.get("not-a-uuid").unwrap_err().code(),
+        ErrorCode::Validation
+    );
+    let missing = uuid::Uuid::now_v7().to_string();
+    assert!(mem.get(&missing).unwrap().is_none());
+    assert_eq!(
+        mem.delete(&missing).unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        mem.history(&missing).unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        mem.update(&missing, Some("x"), None).unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        mem.delete_all(&Scope::default()).unwrap_err().code(),
+        ErrorCode::Validation
+    );
+    assert!(chat.requests().is_empty());
+    assert_eq!(mem.len().unwrap(), 0);
+}
+
+#[test]
+fn crud_history_paging_and_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, _) = open(dir.path(), &[]);
+    let ids: Vec<String> = (0..25)
+        .map(|i| raw(&mem, "u", &format!("memory number {i}")))
+        .collect();
+    raw(&mem, "v", "other user");
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let p = mem
+            .get_all(&GetAllOptions {
+                limit: Some(10),
+                cursor: cursor.clone(),
+                ..GetAllOptions::user("u")
+            })
+            .unwrap();
+        seen.extend(p.results.into_iter().map(|m| m.id));
+        cursor = p.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    assert_eq!(seen[0], ids[24], "newest first");
+
+    let m = mem
+        .update(
+            &ids[3],
+            Some("memory number three"),
+            Some(json!({"k": 1}).as_object().unwrap().clone()),
+        )
+        .unwrap();
+    assert_eq!(m.memory, "memory number three");
+    assert_eq!(m.metadata["k"], 1);
+    assert_eq!(
+        mem.search("three", &SearchOptions::user("u").limit(1))
+            .unwrap()
+            .results[0]
+            .id,
+        ids[3]
+    );
+    mem.delete(&ids[4]).unwrap();
+    assert!(mem.get(&ids[4]).unwrap().is_none());
+    let h = mem.history(&ids[4]).unwrap();
+    assert_eq!(h.last().unwrap().event, HistoryKind::Delete);
+    assert!(
+        mem.search("number", &SearchOptions::user("u").limit(100))
+            .unwrap()
+            .results
+            .iter()
+            .all(|r| r.id != ids[4])
+    );
+
+    let rep = mem.delete_all(&Scope::user("u")).unwrap();
+    assert_eq!(rep.memories, 24);
+    assert!(
+        mem.search("number", &SearchOptions::user("u"))
+            .unwrap()
+            .results
+            .is_empty()
+    );
+    assert_eq!(texts(&mem, "v"), vec!["other user"]);
+    mem.reset().unwrap();
+    assert_eq!(mem.len().unwrap(), 0);
+    assert!(
+        mem.search("other", &SearchOptions::user("v"))
+            .unwrap()
+            .results
+            .is_empty()
+    );
+    raw(&mem, "v", "after reset");
+    assert_eq!(texts(&mem, "v"), vec!["after reset"]);
+}
+
+#[test]
+fn search_filters_threshold_expiry_and_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, _) = open(dir.path(), &[]);
+    let meta = |v| json!({"topic": v}).as_object().unwrap().clone();
+    mem.add(
+        "likes green tea",
+        &AddOptions::user("u").infer(false).metadata(meta("drink")),
+    )
+    .unwrap();
+    mem.add(
+        "likes black tea with milk",
+        &AddOptions::user("u").infer(false).metadata(meta("drink")),
+    )
+    .unwrap();
+    mem.add(
+        "plays tennis on sundays",
+        &AddOptions::user("u").infer(false).metadata(meta("sport")),
+    )
+    .unwrap();
+    mem.add(
+        "tea tasting on friday",
+        &AddOptions {
+            expiration_date: Some("2000-01-01T00:00:00Z".into()),
+            ..AddOptions::user("u").infer(false)
+        },
+    )
+    .unwrap();
+    let r = mem
+        .search("tea", &SearchOptions::user("u").explain())
+        .unwrap()
+        .results;
+    assert!(
+        r.iter().all(|h| !h.memory.contains("friday")),
+        "expired memories are hidden"
+    );
+    assert_eq!(r.len(), 3);
+    let d = r[0].explain.as_ref().unwrap();
+    assert!(d.keyword > 0.0 && d.semantic > 0.0);
+    assert!(r.windows(2).all(|w| w[0].score >= w[1].score));
+    let all = SearchOptions {
+        include_expired: true,
+        ..SearchOptions::user("u")
+    };
+    assert_eq!(mem.search("tea", &all).unwrap().results.len(), 4);
+    let f = mem
+        .search(
+            "tea",
+            &SearchOptions::user("u").filters(json!({"topic": "sport"})),
+        )
+        .unwrap()
+        .results;
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].memory, "plays tennis on sundays");
+    let t = mem
+        .search("green tea", &SearchOptions::user("u").threshold(0.99))
+        .unwrap()
+        .results;
+    assert!(t.is_empty(), "{t:?}");
+    assert_eq!(
+        mem.search("tea", &SearchOptions::user("u").limit(1))
+            .unwrap()
+            .results
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn index_snapshot_is_reused_when_fresh_and_rebuilt_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.redb");
+    let emb: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(DIMS));
+    let open = || Memory::builder(&db).embedder(emb.clone()).open().unwrap();
+    let mem = open();
+    assert_eq!(mem.index_origin(), IndexOrigin::Rebuilt);
+    let id = raw(&mem, "u", "likes tea");
+    drop(mem);
+    let mem = open();
+    assert_eq!(mem.index_origin(), IndexOrigin::Snapshot);
+    assert_eq!(
+        mem.search("tea", &SearchOptions::user("u"))
+            .unwrap()
+            .results[0]
+            .id,
+        id
+    );
+    // A write the snapshot misses (snapshot copied away, then restored) is stale.
+    let hnsw = dir.path().join("m.redb.hnsw");
+    let ids = dir.path().join("m.redb.ids");
+    let (h0, i0) = (std::fs::read(&hnsw).unwrap(), std::fs::read(&ids).unwrap());
+    let id2 = raw(&mem, "u", "likes coffee");
+    drop(mem);
+    std::fs::write(&hnsw, &h0).unwrap();
+    std::fs::write(&ids, &i0).unwrap();
+    let mem = open();
+    assert_eq!(mem.index_origin(), IndexOrigin::Rebuilt);
+    assert_eq!(
+        mem.search("coffee", &SearchOptions::user("u").limit(1))
+            .unwrap()
+            .results[0]
+            .id,
+        id2
+    );
+    drop(mem);
+    // Corrupt snapshot: rebuilt, not an error.
+    let mut b = std::fs::read(&hnsw).unwrap();
+    let n = b.len();
+    b[n / 2] ^= 0xff;
+    std::fs::write(&hnsw, &b).unwrap();
+    let mem = open();
+    assert_eq!(mem.index_origin(), IndexOrigin::Rebuilt);
+    assert_eq!(
+        mem.search("tea", &SearchOptions::user("u"))
+            .unwrap()
+            .results
+            .len(),
+        2
+    );
+    drop(mem);
+    // Another embedder: a clear validation error.
+    let e = Memory::builder(&db)
+        .embedder(Arc::new(HashEmbedder::new(32)))
+        .open()
+        .unwrap_err();
+    assert!(
+        matches!(&e, MemoryError::Validation { field, .. } if field == "embedder"),
+        "{e}"
+    );
+}
+
+#[test]
+fn export_import_round_trip_rebuilds_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = open(&dir.path().join("a"), &[]);
+    raw(&a, "u", "likes tea");
+    raw(&a, "u", "plays chess");
+    let mut buf = Vec::new();
+    a.export_jsonl(&mut buf).unwrap();
+    let (b, _) = open(&dir.path().join("b"), &[]);
+    b.import_jsonl(std::io::Cursor::new(buf)).unwrap();
+    assert_eq!(
+        b.search("chess", &SearchOptions::user("u").limit(1))
+            .unwrap()
+            .results[0]
+            .memory,
+        "plays chess"
+    );
+}
+
+#[test]
+fn memory_is_send_sync_clone_and_concurrent() {
+    fn assert_traits<T: Send + Sync + Clone>() {}
+    assert_traits::<Memory>();
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, _) = open(dir.path(), &[]);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let mem = mem.clone();
+            s.spawn(move || {
+                for i in 0..25 {
+                    mem.add(
+                        format!("thread {t} note {i}"),
+                        &AddOptions::user(format!("u{t}")).infer(false),
+                    )
+                    .unwrap();
+                    let hits = mem
+                        .search("note", &SearchOptions::user(format!("u{t}")))
+                        .unwrap()
+                        .results;
+                    assert!(
+                        hits.iter()
+                            .all(|h| h.user_id.as_deref() == Some(format!("u{t}").as_str()))
+                    );
+                }
+            });
+        }
+    });
+    assert_eq!(mem.len().unwrap(), 100);
+    assert!(mem.store().verify().unwrap().is_ok());
+}
