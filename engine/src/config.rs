@@ -38,6 +38,8 @@ pub struct MemoryConfig {
     pub search: SearchConfig,
     /// Custom prompts and instructions.
     pub prompts: PromptConfig,
+    /// How new facts are reconciled with existing memories.
+    pub reconcile: ReconcileConfig,
     /// Commit durability.
     pub durability: Durability,
     /// Graph memory (entities and relations). Not available in this
@@ -54,6 +56,7 @@ impl Default for MemoryConfig {
             index: IndexConfig::default(),
             search: SearchConfig::default(),
             prompts: PromptConfig::default(),
+            reconcile: ReconcileConfig::default(),
             durability: Durability::default(),
             graph: false,
         }
@@ -74,6 +77,9 @@ pub struct LlmConfig {
     pub max_tokens: usize,
     /// Sampling temperature (0 = greedy, deterministic).
     pub temperature: f32,
+    /// Model contexts kept, each with its own prefix cache: one per fixed
+    /// prompt (extraction, reconciliation, procedural) avoids evictions.
+    pub slots: usize,
 }
 
 impl Default for LlmConfig {
@@ -84,6 +90,7 @@ impl Default for LlmConfig {
             prefix_cache: true,
             max_tokens: 512,
             temperature: 0.0,
+            slots: 3,
         }
     }
 }
@@ -162,6 +169,33 @@ pub struct PromptConfig {
     pub custom_instructions: Option<String>,
 }
 
+/// Reconciliation settings: which memories the model sees, and the guards
+/// applied to its decisions (cosine similarities of the embedder).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReconcileConfig {
+    /// A memory is shown to the model for a fact only if at least this
+    /// similar; facts with no such memory are added without an LLM call.
+    /// An UPDATE/DELETE of a memory less similar to its fact becomes an ADD.
+    pub candidate_min_similarity: f32,
+    /// A NONE ("already known") is accepted only if some memory is at least
+    /// this similar to the fact; otherwise the fact is added.
+    pub none_min_similarity: f32,
+    /// Drop extracted facts that share no content word with the messages
+    /// they came from (small models sometimes copy the prompt's examples).
+    pub require_grounding: bool,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        ReconcileConfig {
+            candidate_min_similarity: 0.3,
+            none_min_similarity: 0.75,
+            require_grounding: true,
+        }
+    }
+}
+
 /// How hard a commit tries to reach the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -234,6 +268,17 @@ impl MemoryConfig {
         }
         if !(self.llm.temperature.is_finite() && self.llm.temperature >= 0.0) {
             return Err(MemoryError::invalid("llm.temperature", "must be >= 0"));
+        }
+        for (name, v) in [
+            ("reconcile.candidate_min_similarity", self.reconcile.candidate_min_similarity),
+            ("reconcile.none_min_similarity", self.reconcile.none_min_similarity),
+        ] {
+            if !(-1.0..=1.0).contains(&v) {
+                return Err(MemoryError::invalid(name, "must be in -1..=1"));
+            }
+        }
+        if !(1..=16).contains(&self.llm.slots) {
+            return Err(MemoryError::invalid("llm.slots", "must be in 1..=16"));
         }
         if self.llm.max_tokens == 0 {
             return Err(MemoryError::invalid("llm.max_tokens", "must be > 0"));

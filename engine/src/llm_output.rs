@@ -91,12 +91,12 @@ fn raw(v: &Value) -> String {
 }
 
 /// Parses `{"facts": [string, ...]}`: trims and normalises whitespace, drops
-/// empty and duplicate (case-insensitive) facts, keeps at most
+/// empty, question and duplicate (case-insensitive) facts, keeps at most
 /// [`MAX_FACTS`].
 ///
 /// ```
 /// use memlayer::llm_output::parse_facts;
-/// let f = parse_facts(r#"{"facts": ["Likes tea", " likes  TEA ", "", "Lives in Oslo"]}"#).unwrap();
+/// let f = parse_facts(r#"{"facts": ["Likes tea", " likes  TEA ", "", "Is it raining?", "Lives in Oslo"]}"#).unwrap();
 /// assert_eq!(f, vec!["Likes tea", "Lives in Oslo"]);
 /// assert!(parse_facts("not json").is_err());
 /// ```
@@ -111,13 +111,56 @@ pub fn parse_facts(text: &str) -> Result<Vec<String>, OutputError> {
         if out.len() == MAX_FACTS {
             break;
         }
-        if let Some(f) = clean_text(Some(it))
+        // Questions are not facts (small models echo the user's questions).
+        if let Some(f) = clean_text(Some(it)).filter(|f| !f.ends_with('?'))
             && seen.insert(f.to_lowercase())
         {
             out.push(f);
         }
     }
     Ok(out)
+}
+
+/// Words that say nothing about what a fact is about.
+const GENERIC: &[&str] = &[
+    "the", "and", "for", "with", "his", "her", "their", "has", "have", "had", "is", "are", "was",
+    "were", "likes", "like", "loves", "love", "enjoys", "enjoy", "name", "named", "lives", "live",
+    "works", "work", "as", "a", "an", "in", "at", "of", "to", "on", "from", "user", "user's", "who",
+    "now", "not", "no", "does", "doesn't", "very", "also", "being", "been", "be", "by", "that",
+    "this", "it", "its", "my", "me", "i", "i'm", "am", "prefers", "prefer", "favorite", "favourite",
+    "wants", "want", "plans", "plan", "goes", "go", "uses", "use", "can", "will", "would",
+    "how", "what", "when", "where", "why", "which", "you", "your", "there", "here", "hi", "hello",
+    "thanks", "thank", "today", "please", "help", "just", "really", "about", "some", "any",
+];
+
+fn content_words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .map(|w| w.trim_matches('\'').to_lowercase())
+        .filter(|w| w.chars().count() >= 3 && !GENERIC.contains(&w.as_str()))
+        .collect()
+}
+
+/// Whether a fact is grounded in the source text: at least one of its
+/// content words (or its first five letters, for inflections) occurs in the
+/// source. Facts without content words count as grounded. Small models
+/// sometimes copy facts from the prompt's examples; this drops them.
+///
+/// ```
+/// use memlayer::llm_output::is_grounded;
+/// assert!(is_grounded("Works as a dentist", "I work as a dentist."));
+/// assert!(is_grounded("Has two cats", "We adopted two kittens, both cats."));
+/// assert!(!is_grounded("Name is Tom", "I work as a dentist."));
+/// ```
+pub fn is_grounded(fact: &str, source: &str) -> bool {
+    let words = content_words(fact);
+    if words.is_empty() {
+        return true;
+    }
+    let src = source.to_lowercase();
+    words.iter().any(|w| {
+        let stem: String = w.chars().take(5).collect();
+        src.contains(w.as_str()) || src.contains(stem.as_str())
+    })
 }
 
 /// Parses `{"task": string, "steps": [string, ...]}` into one numbered
@@ -140,7 +183,9 @@ pub fn parse_procedural(text: &str) -> Result<String, OutputError> {
 }
 
 /// Parses and validates `{"decisions": [{"event", "id", "text"}, ...]}`
-/// against the candidates shown to the model.
+/// against the candidates shown to the model. The model writes one decision
+/// per new fact, in order; each returned decision carries the position of
+/// its item (= the fact it answers).
 ///
 /// Dropped (with a reason): unknown events, ids that are not a shown
 /// candidate key (for UPDATE/DELETE), empty texts where one is needed, a
@@ -154,13 +199,13 @@ pub fn parse_procedural(text: &str) -> Result<String, OutputError> {
 /// let (d, dropped) = parse_decisions(
 ///     r#"{"decisions": [{"event": "UPDATE", "id": "0", "text": "Lives in Lisbon"},
 ///                       {"event": "DELETE", "id": "7", "text": ""}]}"#, &c).unwrap();
-/// assert_eq!(d, vec![Decision::Update { target: 0, text: "Lives in Lisbon".into() }]);
+/// assert_eq!(d, vec![(0, Decision::Update { target: 0, text: "Lives in Lisbon".into() })]);
 /// assert_eq!(dropped.len(), 1); // id 7 was never shown
 /// ```
 pub fn parse_decisions(
     text: &str,
     candidates: &[Candidate],
-) -> Result<(Vec<Decision>, Vec<Dropped>), OutputError> {
+) -> Result<(Vec<(usize, Decision)>, Vec<Dropped>), OutputError> {
     let o = parse_object(text)?;
     let items = match o.get("decisions").or_else(|| o.get("memory")) {
         Some(Value::Array(a)) => a,
@@ -176,7 +221,7 @@ pub fn parse_decisions(
             raw: raw(v),
         })
     };
-    for it in items {
+    for (pos, it) in items.iter().enumerate() {
         let Value::Object(d) = it else {
             drop("not an object", it);
             continue;
@@ -201,14 +246,14 @@ pub fn parse_decisions(
                 .position(|c| c.text.trim().eq_ignore_ascii_case(t))
         };
         match event.as_str() {
-            "NONE" => out.push(Decision::None),
+            "NONE" => out.push((pos, Decision::None)),
             "ADD" => match text {
                 None => drop("ADD without text", it),
                 Some(t) => {
                     if same_as(&t).is_some() || !added.insert(t.to_lowercase()) {
-                        out.push(Decision::None);
+                        out.push((pos, Decision::None));
                     } else {
-                        out.push(Decision::Add { text: t });
+                        out.push((pos, Decision::Add { text: t }));
                     }
                 }
             },
@@ -228,17 +273,20 @@ pub fn parse_decisions(
                             continue;
                         }
                         Some(t) if t.eq_ignore_ascii_case(candidates[target].text.trim()) => {
-                            out.push(Decision::None)
+                            out.push((pos, Decision::None))
                         }
-                        Some(t) => out.push(Decision::Update { target, text: t }),
+                        Some(t) => out.push((pos, Decision::Update { target, text: t })),
                     }
                 } else {
                     let replacement =
                         text.filter(|t| same_as(t).is_none() && added.insert(t.to_lowercase()));
-                    out.push(Decision::Delete {
-                        target,
-                        replacement,
-                    });
+                    out.push((
+                        pos,
+                        Decision::Delete {
+                            target,
+                            replacement,
+                        },
+                    ));
                 }
                 decided[target] = true;
             }
@@ -279,18 +327,10 @@ mod tests {
         assert_eq!(
             d,
             vec![
-                Decision::Update {
-                    target: 0,
-                    text: "Lives in Lisbon".into()
-                },
-                Decision::None,
-                Decision::Add {
-                    text: "Has a dog".into()
-                },
-                Decision::Delete {
-                    target: 1,
-                    replacement: Some("Hates pizza now".into())
-                },
+                (0, Decision::Update { target: 0, text: "Lives in Lisbon".into() }),
+                (1, Decision::None),
+                (2, Decision::Add { text: "Has a dog".into() }),
+                (3, Decision::Delete { target: 1, replacement: Some("Hates pizza now".into()) }),
             ]
         );
     }
@@ -313,13 +353,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             d,
-            vec![
-                Decision::None,
-                Decision::Update {
-                    target: 0,
-                    text: "Lives in Rome".into()
-                }
-            ]
+            vec![(4, Decision::None), (5, Decision::Update { target: 0, text: "Lives in Rome".into() })]
         );
         assert_eq!(dropped.len(), 8);
         for bad in [

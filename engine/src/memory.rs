@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use memlayer_models::{
-    BertEmbedder, ChatConfig, ChatMessage, ChatModel, Completion, Embedder, EmbedderConfig,
-    GenerateOptions, LlamaCppChat,
+    BertEmbedder, ChatMessage, ChatModel, Completion, Embedder, EmbedderConfig, GenerateOptions,
 };
 use memlayer_store::{
     DeleteAllReport, DurabilityMode, Filter, HistoryEvent, ListOptions, Memory as Record,
@@ -309,6 +308,33 @@ impl Memory {
         self.inner.vectors.origin
     }
 
+    #[cfg(feature = "llama")]
+    fn load_chat(&self) -> Result<Arc<dyn ChatModel>> {
+        use memlayer_models::{ChatConfig, LlamaCppChat};
+        let l = &self.inner.config.llm;
+        let threads = (l.threads > 0).then(|| i32::try_from(l.threads).unwrap_or(i32::MAX));
+        let cfg = ChatConfig {
+            n_ctx: l.n_ctx,
+            n_threads: threads,
+            n_threads_batch: threads,
+            prefix_cache: l.prefix_cache,
+            parallel: l.slots,
+            ..ChatConfig::default()
+        };
+        let t = std::time::Instant::now();
+        let model: Arc<dyn ChatModel> = Arc::new(LlamaCppChat::load(&self.inner.config.chat, cfg)?);
+        tracing::info!(model = model.model_id(), ms = t.elapsed().as_millis() as u64, "chat model loaded");
+        Ok(model)
+    }
+
+    #[cfg(not(feature = "llama"))]
+    fn load_chat(&self) -> Result<Arc<dyn ChatModel>> {
+        Err(MemoryError::invalid(
+            "chat",
+            "this build has no chat backend (feature `llama` is off): inject one with MemoryBuilder::chat",
+        ))
+    }
+
     /// The chat model, loading it from `config.chat` on first use.
     pub fn chat_model(&self) -> Result<Arc<dyn ChatModel>> {
         if let Some(c) = self.inner.chat.get() {
@@ -318,21 +344,7 @@ impl Memory {
         if let Some(c) = self.inner.chat.get() {
             return Ok(c.clone());
         }
-        let l = &self.inner.config.llm;
-        let cfg = ChatConfig {
-            n_ctx: l.n_ctx,
-            n_threads: (l.threads > 0).then_some(l.threads as i32),
-            n_threads_batch: (l.threads > 0).then_some(l.threads as i32),
-            prefix_cache: l.prefix_cache,
-            ..ChatConfig::default()
-        };
-        let t = std::time::Instant::now();
-        let model: Arc<dyn ChatModel> = Arc::new(LlamaCppChat::load(&self.inner.config.chat, cfg)?);
-        tracing::info!(
-            model = model.model_id(),
-            ms = t.elapsed().as_millis() as u64,
-            "chat model loaded"
-        );
+        let model = self.load_chat()?;
         let _ = self.inner.chat.set(model.clone());
         Ok(model)
     }
@@ -525,17 +537,26 @@ impl Memory {
         }
         let p = &self.inner.config.prompts;
         let prompt = prompt.or(p.fact_extraction.as_deref());
-        let m = prompts::extraction_messages(
-            subject,
-            &transcript(msgs),
-            prompt,
-            p.custom_instructions.as_deref(),
-        );
+        // Only the subject's own messages: small models otherwise take the
+        // other side's words as facts about the subject.
+        let own: Vec<Message> = msgs.iter().filter(|m| m.role == wanted).cloned().collect();
+        let text = transcript(&own);
+        let m = prompts::extraction_messages(subject, &text, prompt, p.custom_instructions.as_deref());
         let out = self.generate(&m, prompts::facts_schema(), &mut stats)?;
-        let facts = llm_output::parse_facts(&out).map_err(|e| MemoryError::LlmOutput {
+        let mut facts = llm_output::parse_facts(&out).map_err(|e| MemoryError::LlmOutput {
             stage: "fact extraction",
             reason: e.0,
         })?;
+        if self.inner.config.reconcile.require_grounding {
+            facts.retain(|f| {
+                let ok = llm_output::is_grounded(f, &text);
+                if !ok {
+                    stats.ungrounded += 1;
+                    tracing::info!(fact = %f, "dropped a fact not grounded in the conversation");
+                }
+                ok
+            });
+        }
         stats.facts = facts.len();
         if facts.is_empty() {
             return Ok(AddResult {
@@ -547,103 +568,136 @@ impl Memory {
         let fact_vecs = self.inner.embedder.embed_batch(&refs)?;
         let role = Some(wanted.to_string());
 
+        let rc = &self.inner.config.reconcile;
         for attempt in 0..2 {
-            // (3) Candidates: top-k similar memories per fact, in scope.
+            // (3) Candidates: the top-k similar memories of each fact, in
+            // scope, above the similarity floor.
             let snap = self.inner.store.snapshot()?;
             let mut cands: Vec<Record> = Vec::new();
-            let mut seen = std::collections::HashSet::new();
+            let mut index_of: HashMap<Uuid, usize> = HashMap::new();
+            // Per fact: (candidate index, cosine).
+            let mut near: Vec<Vec<(usize, f32)>> = Vec::with_capacity(facts.len());
             for v in &fact_vecs {
-                for (id, _) in self
-                    .inner
-                    .vectors
-                    .search(v, CANDIDATES_PER_FACT, &ctx.scope)?
-                {
-                    if seen.insert(id)
-                        && let Some(m) = snap.get(id)?
-                    {
-                        cands.push(m);
+                let mut mine = Vec::new();
+                for (id, cos) in self.inner.vectors.search(v, CANDIDATES_PER_FACT, &ctx.scope)? {
+                    if cos < rc.candidate_min_similarity {
+                        continue;
                     }
+                    let ci = match index_of.get(&id) {
+                        Some(&ci) => ci,
+                        None => {
+                            let Some(m) = snap.get(id)? else { continue };
+                            cands.push(m);
+                            index_of.insert(id, cands.len() - 1);
+                            cands.len() - 1
+                        }
+                    };
+                    mine.push((ci, cos));
                 }
+                near.push(mine);
             }
             drop(snap);
             // Exact duplicates in scope answer NONE without the LLM.
-            let hashes: std::collections::HashSet<&str> =
-                cands.iter().map(|c| c.hash.as_str()).collect();
-            let fresh: Vec<usize> = (0..facts.len())
-                .filter(|&i| !hashes.contains(memlayer_store::md5::hex_digest(&facts[i]).as_str()))
-                .collect();
-            stats.exact_duplicates = facts.len() - fresh.len();
-            if fresh.is_empty() {
-                return Ok(AddResult {
-                    results: Vec::new(),
-                    stats,
-                });
+            let mut fresh = Vec::new();
+            stats.exact_duplicates = 0;
+            for (i, f) in facts.iter().enumerate() {
+                let h = memlayer_store::md5::hex_digest(f);
+                if near[i].iter().any(|&(ci, _)| cands[ci].hash == h) {
+                    stats.exact_duplicates += 1;
+                } else {
+                    fresh.push(i);
+                }
             }
-            // (4) No similar memory: every fact is an ADD, no second call.
-            let plan: Vec<Planned> = if cands.is_empty() {
-                stats.no_candidates_shortcut = true;
-                fresh
-                    .iter()
-                    .map(|&i| Planned::Add {
-                        text: facts[i].clone(),
-                    })
-                    .collect()
+            // (4) Facts with no similar memory are ADDs without an LLM call;
+            // the rest go to one reconciliation call.
+            let (direct, contested): (Vec<usize>, Vec<usize>) =
+                fresh.iter().partition(|&&i| near[i].is_empty());
+            let mut plan: Vec<Planned> =
+                direct.iter().map(|&i| Planned::Add { text: facts[i].clone() }).collect();
+            if contested.is_empty() {
+                stats.no_candidates_shortcut = !direct.is_empty();
             } else {
-                let shown: Vec<Candidate> = cands
+                // Show only the candidates of contested facts, renamed 0, 1, ...
+                let mut shown_of: HashMap<usize, usize> = HashMap::new();
+                let mut shown_recs: Vec<usize> = Vec::new();
+                for &i in &contested {
+                    for &(ci, _) in &near[i] {
+                        shown_of.entry(ci).or_insert_with(|| {
+                            shown_recs.push(ci);
+                            shown_recs.len() - 1
+                        });
+                    }
+                }
+                let shown: Vec<Candidate> = shown_recs
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| Candidate {
-                        key: i.to_string(),
-                        text: c.text.clone(),
-                    })
+                    .map(|(k, &ci)| Candidate { key: k.to_string(), text: cands[ci].text.clone() })
                     .collect();
-                let pairs: Vec<(String, String)> = shown
-                    .iter()
-                    .map(|c| (c.key.clone(), c.text.clone()))
-                    .collect();
+                let pairs: Vec<(String, String)> =
+                    shown.iter().map(|c| (c.key.clone(), c.text.clone())).collect();
                 let keys: Vec<String> = shown.iter().map(|c| c.key.clone()).collect();
-                let fresh_facts: Vec<String> = fresh.iter().map(|&i| facts[i].clone()).collect();
+                let contested_facts: Vec<String> = contested.iter().map(|&i| facts[i].clone()).collect();
                 let m = prompts::reconcile_messages(
                     &pairs,
-                    &fresh_facts,
+                    &contested_facts,
                     p.update_memory.as_deref(),
                     p.custom_instructions.as_deref(),
                 );
-                let out = self.generate(&m, prompts::decisions_schema(&keys), &mut stats)?;
+                let schema = prompts::decisions_schema(&keys, contested.len());
+                let out = self.generate(&m, schema, &mut stats)?;
                 let (decisions, dropped) =
-                    llm_output::parse_decisions(&out, &shown).map_err(|e| {
-                        MemoryError::LlmOutput {
-                            stage: "reconciliation",
-                            reason: e.0,
-                        }
+                    llm_output::parse_decisions(&out, &shown).map_err(|e| MemoryError::LlmOutput {
+                        stage: "reconciliation",
+                        reason: e.0,
                     })?;
                 stats.dropped += dropped.len();
                 for d in &dropped {
                     tracing::warn!(reason = %d.reason, item = %d.raw, "dropped an LLM decision");
                 }
-                decisions
-                    .into_iter()
-                    .filter_map(|d| match d {
+                for (pos, d) in decisions {
+                    // Decision `pos` answers contested fact `pos` (one per fact,
+                    // in order); extra items have no fact and are taken as is.
+                    let fact = contested.get(pos).copied();
+                    let sim_to = |target: usize| {
+                        let ci = shown_recs[target];
+                        fact.map_or(1.0, |i| {
+                            near[i].iter().find(|&&(c, _)| c == ci).map_or(0.0, |&(_, s)| s)
+                        })
+                    };
+                    let best = fact.map_or(1.0, |i| near[i].iter().map(|&(_, s)| s).fold(0.0, f32::max));
+                    let fact_add = || fact.map(|i| Planned::Add { text: facts[i].clone() });
+                    let planned = match d {
+                        // Guard: "already known" needs a memory that is nearly the same.
+                        Decision::None if best < rc.none_min_similarity => {
+                            stats.guarded += 1;
+                            fact_add()
+                        }
                         Decision::None => None,
                         Decision::Add { text } => Some(Planned::Add { text }),
-                        Decision::Update { target, text } => Some(Planned::Update {
-                            id: cands[target].id,
-                            hash: cands[target].hash.clone(),
-                            old: cands[target].text.clone(),
-                            text,
-                        }),
-                        Decision::Delete {
-                            target,
-                            replacement,
-                        } => Some(Planned::Delete {
-                            id: cands[target].id,
-                            hash: cands[target].hash.clone(),
-                            old: cands[target].text.clone(),
-                            replacement,
-                        }),
-                    })
-                    .collect()
-            };
+                        // Guard: an UPDATE/DELETE must target a memory similar to its fact.
+                        Decision::Update { target, .. } | Decision::Delete { target, .. }
+                            if sim_to(target) < rc.candidate_min_similarity =>
+                        {
+                            stats.guarded += 1;
+                            fact_add()
+                        }
+                        Decision::Update { target, text } => {
+                            let c = &cands[shown_recs[target]];
+                            Some(Planned::Update { id: c.id, hash: c.hash.clone(), old: c.text.clone(), text })
+                        }
+                        Decision::Delete { target, replacement } => {
+                            let c = &cands[shown_recs[target]];
+                            Some(Planned::Delete {
+                                id: c.id,
+                                hash: c.hash.clone(),
+                                old: c.text.clone(),
+                                replacement,
+                            })
+                        }
+                    };
+                    plan.extend(planned);
+                }
+            }
             if plan.is_empty() {
                 return Ok(AddResult {
                     results: Vec::new(),

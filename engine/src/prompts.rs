@@ -35,7 +35,9 @@ Answer with JSON only.";
 
 /// Reconciliation of new facts with the existing memories they resemble.
 pub const RECONCILE_PROMPT: &str = "You keep an AI assistant's memory about a person up to date. You get the \
-existing memories, each with an id, and a list of new facts. For EVERY new fact write one decision:\n\
+existing memories, each with an id, and a numbered list of new facts. Write exactly one decision per new \
+fact, in the same order as the facts. First pick the id of the existing memory about the same thing \
+(the same job, home, diet, relationship, preference...) or \"new\" if there is none, then the event:\n\
 - NONE: an existing memory already says the same thing. id = that memory's id.\n\
 - UPDATE: the fact is about the same thing as an existing memory and adds detail or changes it \
 (a new city, a new job, a changed preference, more precise information). id = that memory's id; \
@@ -69,7 +71,7 @@ pub fn facts_schema() -> Value {
 
 /// JSON Schema of the reconciliation answer, with the ids restricted to
 /// `"new"` and the candidate keys shown to the model.
-pub fn decisions_schema(keys: &[String]) -> Value {
+pub fn decisions_schema(keys: &[String], n_facts: usize) -> Value {
     let mut ids = vec![Value::from("new")];
     ids.extend(keys.iter().map(|k| Value::from(k.as_str())));
     json!({
@@ -79,14 +81,15 @@ pub fn decisions_schema(keys: &[String]) -> Value {
         "properties": {
             "decisions": {
                 "type": "array",
-                "maxItems": 24,
+                "minItems": n_facts,
+                "maxItems": n_facts,
                 "items": {
                     "type": "object",
                     "additionalProperties": false,
-                    "required": ["event", "id", "text"],
+                    "required": ["id", "event", "text"],
                     "properties": {
-                        "event": {"enum": ["ADD", "UPDATE", "DELETE", "NONE"]},
                         "id": {"enum": ids},
+                        "event": {"enum": ["ADD", "UPDATE", "DELETE", "NONE"]},
                         "text": {"type": "string", "maxLength": 300}
                     }
                 }
@@ -152,25 +155,27 @@ pub fn extraction_messages(
         FactSubject::User => {
             m.push(system(USER_FACTS_PROMPT, custom_instructions));
             for (t, a) in [
+                ("user: Hi! How is your day going?", r#"{"facts": []}"#),
                 (
-                    "user: Hi there, how are you today?\nassistant: I'm great, thanks! How can I help?",
-                    r#"{"facts": []}"#,
-                ),
-                (
-                    "user: I'm Tom, I work as a chef in Madrid and I have two cats.\nassistant: Nice to meet you, Tom!",
+                    "user: I'm Tom, I work as a chef in Madrid and I have two cats.",
                     r#"{"facts": ["Name is Tom", "Works as a chef", "Lives in Madrid", "Has two cats"]}"#,
                 ),
+                ("user: Can you explain how rainbows form? And what is 7 times 8?", r#"{"facts": []}"#),
                 (
-                    "user: What will the weather be like tomorrow?\nassistant: Sunny, around 24 degrees.",
-                    r#"{"facts": []}"#,
+                    "user: I stopped eating meat last month, so I'm vegetarian now.",
+                    r#"{"facts": ["Is vegetarian since last month"]}"#,
                 ),
                 (
-                    "user: I stopped eating meat last month, I'm vegetarian now. Any dinner ideas?\nassistant: Try a chickpea curry!",
-                    r#"{"facts": ["Is vegetarian"]}"#,
+                    "user: I switched jobs. I'm a nurse at the city hospital now.",
+                    r#"{"facts": ["Works as a nurse at the city hospital"]}"#,
                 ),
                 (
-                    "user: My sister Ana is getting married in June and I'm allergic to shellfish, so plan the menu carefully.\nassistant: Of course.",
+                    "user: My sister Ana is getting married in June.\nuser: Oh, and I'm allergic to shellfish.",
                     r#"{"facts": ["Has a sister named Ana", "Sister Ana is getting married in June", "Is allergic to shellfish"]}"#,
+                ),
+                (
+                    "user: I play tennis, mostly doubles on Sunday mornings.",
+                    r#"{"facts": ["Plays tennis, mostly doubles on Sunday mornings"]}"#,
                 ),
             ] {
                 m.push(ChatMessage::user(conv(t)));
@@ -180,14 +185,12 @@ pub fn extraction_messages(
         FactSubject::Agent => {
             m.push(system(AGENT_FACTS_PROMPT, custom_instructions));
             for (t, a) in [
+                ("assistant: Hello! How can I help you today?", r#"{"facts": []}"#),
                 (
-                    "user: Hello!\nassistant: Hello! How can I help you today?",
-                    r#"{"facts": []}"#,
-                ),
-                (
-                    "user: Who are you?\nassistant: I'm Max, a cooking assistant. I only suggest recipes with metric units.",
+                    "assistant: I'm Max, a cooking assistant. I only suggest recipes with metric units.",
                     r#"{"facts": ["Name is Max", "Is a cooking assistant", "Uses metric units in recipes"]}"#,
                 ),
+                ("assistant: The capital of Peru is Lima.", r#"{"facts": []}"#),
             ] {
                 m.push(ChatMessage::user(conv(t)));
                 m.push(ChatMessage::assistant(a));
@@ -204,8 +207,8 @@ fn reconcile_turn(existing: &[(String, String)], facts: &[String]) -> String {
         s.push_str(&format!("{k}: {t}\n"));
     }
     s.push_str("\nNew facts:\n");
-    for f in facts {
-        s.push_str(&format!("- {f}\n"));
+    for (i, f) in facts.iter().enumerate() {
+        s.push_str(&format!("{}. {f}\n", i + 1));
     }
     s
 }
@@ -237,22 +240,21 @@ pub fn reconcile_messages(
             &["Moved to Lisbon", "Likes pizza", "Has a dog named Rex"],
         )),
         ChatMessage::assistant(
-            r#"{"decisions": [{"event": "UPDATE", "id": "0", "text": "Lives in Lisbon"}, {"event": "NONE", "id": "1", "text": "Likes pizza"}, {"event": "ADD", "id": "new", "text": "Has a dog named Rex"}]}"#,
+            r#"{"decisions": [{"id": "0", "event": "UPDATE", "text": "Lives in Lisbon"}, {"id": "1", "event": "NONE", "text": "Likes pizza"}, {"id": "new", "event": "ADD", "text": "Has a dog named Rex"}]}"#,
         ),
         ChatMessage::user(ex(
-            &[("0", "Works as a teacher"), ("1", "Enjoys tennis")],
-            &["Enjoys tennis on weekends", "Quit teaching"],
+            &[("0", "Likes tea"), ("1", "Works as a teacher")],
+            &["Likes green tea the most", "Works as a nurse now"],
         )),
         ChatMessage::assistant(
-            r#"{"decisions": [{"event": "UPDATE", "id": "1", "text": "Enjoys tennis on weekends"}, {"event": "DELETE", "id": "0", "text": ""}]}"#,
+            r#"{"decisions": [{"id": "0", "event": "UPDATE", "text": "Likes tea, especially green tea"}, {"id": "1", "event": "UPDATE", "text": "Works as a nurse"}]}"#,
         ),
-        ChatMessage::user(ex(
-            &[("0", "Is allergic to peanuts")],
-            &["Has a peanut allergy"],
-        )),
+        ChatMessage::user(ex(&[("0", "Is allergic to peanuts")], &["Has a peanut allergy"])),
         ChatMessage::assistant(
-            r#"{"decisions": [{"event": "NONE", "id": "0", "text": "Is allergic to peanuts"}]}"#,
+            r#"{"decisions": [{"id": "0", "event": "NONE", "text": "Is allergic to peanuts"}]}"#,
         ),
+        ChatMessage::user(ex(&[("0", "Has a cat named Tom"), ("1", "Enjoys tennis")], &["Gave the cat Tom to a friend"])),
+        ChatMessage::assistant(r#"{"decisions": [{"id": "0", "event": "DELETE", "text": ""}]}"#),
         ChatMessage::user(turn),
     ]
 }
@@ -303,7 +305,7 @@ mod tests {
 
     #[test]
     fn decisions_schema_lists_candidate_ids() {
-        let s = decisions_schema(&["0".into(), "1".into()]);
+        let s = decisions_schema(&["0".into(), "1".into()], 2);
         assert_eq!(
             s["properties"]["decisions"]["items"]["properties"]["id"]["enum"],
             json!(["new", "0", "1"])

@@ -151,6 +151,11 @@ pub struct AddStats {
     pub exact_duplicates: usize,
     /// Decisions dropped by validation.
     pub dropped: usize,
+    /// Decisions overridden by the similarity guards (NONE without a
+    /// near-identical memory, UPDATE/DELETE of a dissimilar one → ADD).
+    pub guarded: usize,
+    /// Extracted facts dropped as not grounded in the conversation.
+    pub ungrounded: usize,
     /// Reconciliations re-run after a concurrent change.
     pub conflict_retries: u32,
     /// Decisions skipped because their memory changed twice.

@@ -17,6 +17,20 @@ use serde_json::json;
 
 const DIMS: usize = 64;
 
+/// Logic tests: durability off and the similarity guards off (the hash
+/// embedder's similarities mean little); `guards_*` tests turn them on.
+fn cfg() -> MemoryConfig {
+    MemoryConfig {
+        durability: memlayer::Durability::None,
+        reconcile: memlayer::ReconcileConfig {
+            candidate_min_similarity: -1.0,
+            none_min_similarity: -1.0,
+            require_grounding: false,
+        },
+        ..MemoryConfig::default()
+    }
+}
+
 fn open(dir: &std::path::Path, replies: &[&str]) -> (Memory, Arc<ScriptedChat>) {
     let chat = Arc::new(ScriptedChat::new(replies.iter().copied()));
     let mem = Memory::builder(dir.join("m.redb"))
@@ -154,6 +168,7 @@ fn update_delete_none_and_add_paths() {
         )
     })));
     let mem = Memory::builder(dir.path().join("m.redb"))
+        .config(cfg())
         .embedder(Arc::new(HashEmbedder::new(DIMS)))
         .chat(chat)
         .open()
@@ -338,6 +353,7 @@ fn hooked(dir: &std::path::Path, replies: &[&str], at: Vec<usize>) -> (Memory, A
         hook: OnceLock::new(),
     });
     let mem = Memory::builder(dir.join("m.redb"))
+        .config(cfg())
         .embedder(Arc::new(HashEmbedder::new(DIMS)))
         .chat(chat.clone())
         .open()
@@ -865,4 +881,44 @@ fn memory_is_send_sync_clone_and_concurrent() {
     });
     assert_eq!(mem.len().unwrap(), 100);
     assert!(mem.store().verify().unwrap().is_ok());
+}
+
+#[test]
+fn guards_add_dissimilar_facts_directly_and_override_unfounded_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let chat = Arc::new(ScriptedChat::new([
+        r#"{"facts": ["Has a cat named Whiskers"]}"#,
+        r#"{"facts": ["Likes coffee in the morning", "Name is Tom"]}"#,
+        r#"{"decisions": [{"event": "NONE", "id": "0", "text": "Likes coffee"}]}"#,
+    ]));
+    let config = MemoryConfig {
+        reconcile: memlayer::ReconcileConfig {
+            candidate_min_similarity: 0.3,
+            none_min_similarity: 0.9,
+            require_grounding: true,
+        },
+        ..cfg()
+    };
+    let mem = Memory::builder(dir.path().join("m.redb"))
+        .config(config)
+        .embedder(Arc::new(HashEmbedder::new(256)))
+        .chat(chat.clone())
+        .open()
+        .unwrap();
+    raw(&mem, "u", "Enjoys hiking in the mountains");
+    // Nothing similar: added without a reconciliation call, hiking kept.
+    let r = mem.add("I adopted a cat, Whiskers", &AddOptions::user("u")).unwrap();
+    assert_eq!((r.stats.llm_calls, r.results.len()), (1, 1));
+    raw(&mem, "u", "Likes coffee");
+    // "Name is Tom" is not in the conversation: dropped. The model's NONE
+    // for the coffee fact has no near-identical memory behind it: added.
+    let r = mem.add("I like coffee in the morning", &AddOptions::user("u")).unwrap();
+    assert_eq!(r.stats.ungrounded, 1);
+    assert_eq!(r.stats.guarded, 1);
+    assert_eq!(r.results.len(), 1);
+    assert_eq!(r.results[0].memory, "Likes coffee in the morning");
+    assert_eq!(
+        texts(&mem, "u"),
+        vec!["Enjoys hiking in the mountains", "Has a cat named Whiskers", "Likes coffee", "Likes coffee in the morning"]
+    );
 }

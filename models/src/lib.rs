@@ -30,6 +30,7 @@ mod chat;
 mod doubles;
 mod embed;
 mod error;
+#[cfg(feature = "llama")]
 mod llama;
 mod source;
 
@@ -38,5 +39,6 @@ pub use chat::{ChatMessage, ChatModel, Completion, FinishReason, GenerateOptions
 pub use doubles::{HashEmbedder, ScriptedChat};
 pub use embed::{Embedder, cosine};
 pub use error::{ModelError, Result};
+#[cfg(feature = "llama")]
 pub use llama::{ChatConfig, LlamaCppChat};
 pub use source::{CachedModel, HubSource, ModelSource, models_dir};

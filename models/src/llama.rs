@@ -79,6 +79,8 @@ struct Slot {
     /// Borrows `LlamaCppChat::model`; see the safety note on [`LlamaCppChat`].
     ctx: Option<LlamaContext<'static>>,
     cached: Vec<LlamaToken>,
+    /// Tick of the last use (0 = never), for least-recently-used eviction.
+    used: u64,
 }
 
 /// A GGUF chat model on llama.cpp.
@@ -107,6 +109,8 @@ pub struct LlamaCppChat {
     // Field order is drop order: every context (which borrows the model) is
     // dropped before the model.
     slots: Vec<Mutex<Slot>>,
+    /// Use counter for [`Slot::used`].
+    tick: std::sync::atomic::AtomicU64,
     create_lock: Mutex<()>,
     template: LlamaChatTemplate,
     // SAFETY: contexts in `slots` hold a `'static` borrow of this model. That
@@ -226,6 +230,7 @@ impl LlamaCppChat {
         let slots = (0..config.parallel)
             .map(|_| {
                 Mutex::new(Slot {
+                    used: 0,
                     ctx: None,
                     cached: Vec::new(),
                 })
@@ -234,6 +239,7 @@ impl LlamaCppChat {
         tracing::debug!(path = %path.display(), params = model.n_params(), "loaded GGUF chat model");
         Ok(LlamaCppChat {
             slots,
+            tick: std::sync::atomic::AtomicU64::new(0),
             create_lock: Mutex::new(()),
             template,
             model: Box::new(model),
@@ -316,22 +322,32 @@ impl LlamaCppChat {
         })
     }
 
-    /// Picks a slot: a free one with the longest cached prefix, else waits
-    /// for the first.
+    /// Picks a slot: among the free ones, the one sharing the longest
+    /// prefix with `tokens` — unless that prefix is short (under 64 tokens or
+    /// half the prompt), in which case the least recently used free slot, so
+    /// that prompts with different fixed prefixes (e.g. extraction and
+    /// reconciliation) each keep their own cache. Waits for the first slot
+    /// when none is free.
     fn acquire(&self, tokens: &[LlamaToken]) -> parking_lot::MutexGuard<'_, Slot> {
-        let mut best: Option<(usize, parking_lot::MutexGuard<'_, Slot>)> = None;
-        for slot in &self.slots {
-            if let Some(g) = slot.try_lock() {
-                let l = common_prefix(&g.cached, tokens);
-                if best.as_ref().is_none_or(|(bl, _)| l > *bl) {
-                    best = Some((l, g));
-                }
-            }
-        }
-        match best {
-            Some((_, g)) => g,
+        let mut free: Vec<(usize, parking_lot::MutexGuard<'_, Slot>)> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.try_lock())
+            .map(|g| (common_prefix(&g.cached, tokens), g))
+            .collect();
+        let tick = self.tick.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let best = free.iter().enumerate().max_by_key(|(_, (l, _))| *l).map(|(i, (l, _))| (i, *l));
+        let pick = match best {
+            None => None,
+            Some((i, l)) if l >= 64.min(tokens.len() / 2).max(1) => Some(i),
+            Some(_) => free.iter().enumerate().min_by_key(|(_, (_, g))| g.used).map(|(i, _)| i),
+        };
+        let mut g = match pick {
+            Some(i) => free.swap_remove(i).1,
             None => self.slots[0].lock(),
-        }
+        };
+        g.used = tick;
+        g
     }
 
     fn build_sampler(&self, o: &GenerateOptions) -> LlamaSampler {

@@ -1,0 +1,225 @@
+//! memlayer engine: `search` latency (embed query + scoped index search +
+//! record fetch + BM25 + fusion, in-process) at 1k, 10k and 100k memories in
+//! one scope and with 100 scopes of 1k; `add(infer=false)` throughput, one
+//! message per call vs 32 per call (one batched embedding, one commit).
+//!
+//! `cargo bench -p memlayer-benches --bench engine`. Criterion reports the
+//! medians; the p50/p95 table (200 queries × 5 rounds per database) is
+//! printed and written to target/criterion/engine-search-percentiles.json.
+//! Memory vectors are real MiniLM embeddings of generated facts, cached under
+//! ~/.cache/memlayer/bench-data/engine/ after the first run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use memlayer::models::{BertEmbedder, CachedModel, Embedder, EmbedderConfig};
+use memlayer::store::{DurabilityMode, NewMemory, Scope, Store, StoreConfig, WriteBatch};
+use memlayer::{AddOptions, Durability, Memory, MemoryConfig, Message, SearchOptions};
+use memlayer_benches::{memory_facts, memory_queries};
+
+const N_MAX: usize = 100_000;
+
+fn embedder() -> Arc<dyn Embedder> {
+    let dir = memlayer_tests::require(CachedModel::MINILM_L6_V2);
+    Arc::new(BertEmbedder::load_dir(&dir, &EmbedderConfig::default()).expect("MiniLM"))
+}
+
+/// Facts and their embeddings (cached on disk: embedding 100k texts takes
+/// minutes).
+fn corpus(emb: &dyn Embedder) -> (Vec<String>, Vec<Vec<f32>>) {
+    let texts = memory_facts(N_MAX, 7);
+    let dir = dirs_cache().join("engine");
+    let path = dir.join(format!("facts-{N_MAX}-{}.f32", emb.dims()));
+    let d = emb.dims();
+    if let Ok(bytes) = std::fs::read(&path)
+        && bytes.len() == N_MAX * d * 4
+    {
+        let flat: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        return (texts, flat.chunks(d).map(<[f32]>::to_vec).collect());
+    }
+    eprintln!(
+        "embedding {N_MAX} facts once (cached at {})",
+        path.display()
+    );
+    let mut vecs = Vec::with_capacity(N_MAX);
+    for chunk in texts.chunks(256) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        vecs.extend(emb.embed_batch(&refs).expect("embed"));
+    }
+    let mut bytes = Vec::with_capacity(N_MAX * d * 4);
+    for v in &vecs {
+        for x in v {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    std::fs::create_dir_all(&dir).expect("cache dir");
+    std::fs::write(&path, bytes).expect("write cache");
+    (texts, vecs)
+}
+
+fn dirs_cache() -> PathBuf {
+    std::env::var_os("MEMLAYER_BENCH_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/memlayer/bench-data")
+        })
+}
+
+/// A database with `n` memories spread over `scopes` users (`u0`, `u1`, ...).
+fn build_db(
+    dir: &std::path::Path,
+    emb: &Arc<dyn Embedder>,
+    texts: &[String],
+    vecs: &[Vec<f32>],
+    n: usize,
+    scopes: usize,
+) -> Memory {
+    let path = dir.join("m.redb");
+    {
+        let cfg = StoreConfig::new(emb.model_id(), emb.dims() as u32)
+            .with_durability(DurabilityMode::None);
+        let store = Store::open(&path, cfg).expect("store");
+        for start in (0..n).step_by(2000) {
+            let mut b = WriteBatch::new();
+            for i in start..(start + 2000).min(n) {
+                b.insert(NewMemory::new(
+                    texts[i].clone(),
+                    Scope::user(format!("u{}", i % scopes)),
+                    vecs[i].clone(),
+                ));
+            }
+            store.commit(b).expect("commit");
+        }
+    }
+    let t = Instant::now();
+    let mem = Memory::builder(&path)
+        .config(MemoryConfig {
+            durability: Durability::None,
+            ..MemoryConfig::default()
+        })
+        .embedder(emb.clone())
+        .open()
+        .expect("open");
+    eprintln!(
+        "{n} memories / {scopes} scopes: index built in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    mem
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn search(c: &mut Criterion) {
+    let emb = embedder();
+    let (texts, vecs) = corpus(emb.as_ref());
+    let queries = memory_queries(200);
+    let mut table = Vec::new();
+    let mut g = c.benchmark_group("engine/search");
+    g.sample_size(30).measurement_time(Duration::from_secs(6));
+    for (name, n, scopes) in [
+        ("1k_one_scope", 1_000, 1),
+        ("10k_one_scope", 10_000, 1),
+        ("100k_one_scope", 100_000, 1),
+        ("100_scopes_of_1k", 100_000, 100),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mem = build_db(dir.path(), &emb, &texts, &vecs, n, scopes);
+        let opts: Vec<SearchOptions> = (0..scopes.min(100))
+            .map(|s| SearchOptions::user(format!("u{s}")).limit(10))
+            .collect();
+        let mut i = 0usize;
+        g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter(|| {
+                i += 1;
+                mem.search(&queries[i % queries.len()], &opts[i % opts.len()])
+                    .expect("search")
+            })
+        });
+        // Percentiles over every query, 5 rounds.
+        let mut lat = Vec::new();
+        for r in 0..5 {
+            for (qi, q) in queries.iter().enumerate() {
+                let t = Instant::now();
+                let hits = mem.search(q, &opts[(qi + r) % opts.len()]).expect("search");
+                lat.push(t.elapsed().as_secs_f64() * 1e3);
+                assert!(!hits.results.is_empty());
+            }
+        }
+        let (p50, p95) = (pct(&mut lat, 0.5), pct(&mut lat, 0.95));
+        eprintln!("search {name}: p50 {p50:.2} ms, p95 {p95:.2} ms");
+        table.push(serde_json::json!({"db": name, "memories": n, "scopes": scopes, "p50_ms": p50, "p95_ms": p95}));
+    }
+    g.finish();
+    // Query embedding alone, for the breakdown.
+    let mut lat = Vec::new();
+    for q in queries.iter().cycle().take(1000) {
+        let t = Instant::now();
+        emb.embed(q).expect("embed");
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let (p50, p95) = (pct(&mut lat, 0.5), pct(&mut lat, 0.95));
+    eprintln!("query embedding alone: p50 {p50:.2} ms, p95 {p95:.2} ms");
+    table.push(serde_json::json!({"db": "query_embedding_only", "p50_ms": p50, "p95_ms": p95}));
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
+    let _ = std::fs::create_dir_all(&out);
+    let _ = std::fs::write(
+        out.join("engine-search-percentiles.json"),
+        serde_json::to_string_pretty(&table).unwrap_or_default(),
+    );
+}
+
+fn add_raw(c: &mut Criterion) {
+    let emb = embedder();
+    let texts = memory_facts(20_000, 11);
+    let mut g = c.benchmark_group("engine/add_infer_false");
+    g.sample_size(20).measurement_time(Duration::from_secs(10));
+    for (name, durability) in [
+        ("immediate", Durability::Immediate),
+        ("none", Durability::None),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mem = Memory::builder(dir.path().join("m.redb"))
+            .config(MemoryConfig {
+                durability,
+                ..MemoryConfig::default()
+            })
+            .embedder(emb.clone())
+            .open()
+            .expect("open");
+        let opts = AddOptions::user("u").infer(false);
+        let mut i = 0usize;
+        g.throughput(Throughput::Elements(1));
+        g.bench_function(BenchmarkId::new(name, "1_message"), |b| {
+            b.iter(|| {
+                i += 1;
+                mem.add(texts[i % texts.len()].as_str(), &opts)
+                    .expect("add")
+            })
+        });
+        g.throughput(Throughput::Elements(32));
+        g.bench_function(BenchmarkId::new(name, "32_messages"), |b| {
+            b.iter(|| {
+                let msgs: Vec<Message> = (0..32)
+                    .map(|_| {
+                        i += 1;
+                        Message::user(texts[i % texts.len()].clone())
+                    })
+                    .collect();
+                mem.add(msgs, &opts).expect("add")
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, search, add_raw);
+criterion_main!(benches);

@@ -1,0 +1,195 @@
+//! Runs the memory scenario set (`tests/scenarios/memory.json`) through the
+//! real pipeline with a real chat model and reports the pass rate, JSON
+//! validity, add() latency and tokens, and the LLM calls saved by the
+//! no-candidates and exact-duplicate shortcuts.
+//!
+//! ```text
+//! cargo run --release -p memlayer-tests --bin scenarios -- [--chat qwen|smollm2|PATH]
+//!     [--no-prefix-cache] [--only NAME_SUBSTRING] [--verbose]
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use memlayer::models::{
+    BertEmbedder, CachedModel, ChatConfig, ChatModel, Embedder, EmbedderConfig, LlamaCppChat,
+    ModelSource,
+};
+use memlayer::{AddOptions, GetAllOptions, Memory, MemoryConfig, MemoryError, Message};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct File {
+    scenarios: Vec<Scenario>,
+}
+
+#[derive(Deserialize)]
+struct Scenario {
+    name: String,
+    kind: String,
+    user_id: Option<String>,
+    agent_id: Option<String>,
+    initial: Vec<String>,
+    turns: Vec<Vec<Message>>,
+    expect: Expect,
+}
+
+#[derive(Deserialize)]
+struct Expect {
+    present: Vec<Vec<String>>,
+    absent: Vec<String>,
+    max_memories: Option<usize>,
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let chat_name = arg("--chat").unwrap_or_else(|| "qwen".into());
+    let only = arg("--only");
+    let verbose = args.iter().any(|a| a == "--verbose");
+    let prefix_cache = !args.iter().any(|a| a == "--no-prefix-cache");
+    let file = arg("--file").unwrap_or_else(|| {
+        memlayer_tests::repo_root().join("tests/scenarios/memory.json").display().to_string()
+    });
+    let data: File = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+
+    let src = |s: &str| match CachedModel::by_name(s) {
+        Some(_) => ModelSource::Cached(s.into()),
+        None => ModelSource::Path(s.into()),
+    };
+    let embedder: Arc<dyn Embedder> =
+        Arc::new(BertEmbedder::load(&src("minilm"), &EmbedderConfig::default()).unwrap());
+    let cfg = ChatConfig { prefix_cache, parallel: 3, ..ChatConfig::default() };
+    let chat: Arc<dyn ChatModel> = Arc::new(LlamaCppChat::load(&src(&chat_name), cfg).unwrap());
+    println!("chat model {}  prefix cache {}", chat.model_id(), if prefix_cache { "on" } else { "off" });
+
+    let (mut passed, mut total) = (0, 0);
+    let mut by_kind: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
+    let (mut lat, mut toks, mut ptoks, mut ctoks) = (Vec::new(), Vec::new(), 0usize, 0usize);
+    let (mut calls, mut bad_json, mut dropped, mut shortcut, mut dups, mut adds) = (0u32, 0u32, 0, 0, 0, 0);
+    let mut events = std::collections::BTreeMap::<String, u32>::new();
+    for sc in &data.scenarios {
+        if only.as_deref().is_some_and(|o| !sc.name.contains(o)) {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mem = Memory::builder(dir.path().join("m.redb"))
+            .config(MemoryConfig { durability: memlayer::Durability::None, ..MemoryConfig::default() })
+            .embedder(embedder.clone())
+            .chat(chat.clone())
+            .open()
+            .unwrap();
+        let base = AddOptions {
+            user_id: sc.user_id.clone(),
+            agent_id: sc.agent_id.clone(),
+            ..AddOptions::default()
+        };
+        for m in &sc.initial {
+            mem.add(m.as_str(), &AddOptions { infer: false, ..base.clone() }).unwrap();
+        }
+        let mut log = Vec::new();
+        for turn in &sc.turns {
+            let t = Instant::now();
+            let r = mem.add(turn.clone(), &base);
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            adds += 1;
+            match r {
+                Ok(r) => {
+                    lat.push(ms);
+                    let s = &r.stats;
+                    calls += s.llm_calls;
+                    dropped += s.dropped;
+                    ptoks += s.prompt_tokens;
+                    ctoks += s.cached_prompt_tokens;
+                    toks.push((s.prompt_tokens + s.completion_tokens) as f64);
+                    shortcut += usize::from(s.no_candidates_shortcut);
+                    dups += s.exact_duplicates;
+                    for e in &r.results {
+                        *events.entry(format!("{:?}", e.event)).or_default() += 1;
+                        log.push(format!("{:?} {:?}{}", e.event, e.memory,
+                            e.previous_memory.as_ref().map(|p| format!(" (was {p:?})")).unwrap_or_default()));
+                    }
+                    if r.results.is_empty() {
+                        log.push(format!("no change (facts {}, dup {})", s.facts, s.exact_duplicates));
+                    }
+                }
+                Err(MemoryError::LlmOutput { stage, reason }) => {
+                    calls += 1;
+                    bad_json += 1;
+                    log.push(format!("LLM output error in {stage}: {reason}"));
+                }
+                Err(e) => panic!("{}: {e}", sc.name),
+            }
+        }
+        let opts = GetAllOptions {
+            user_id: sc.user_id.clone(),
+            agent_id: sc.agent_id.clone(),
+            ..GetAllOptions::default()
+        };
+        let finals: Vec<String> =
+            mem.get_all(&opts).unwrap().results.into_iter().map(|m| m.memory).collect();
+        let lower: Vec<String> = finals.iter().map(|m| m.to_lowercase()).collect();
+        let mut why = Vec::new();
+        for group in &sc.expect.present {
+            if !lower.iter().any(|m| group.iter().any(|g| m.contains(g.as_str()))) {
+                why.push(format!("missing {group:?}"));
+            }
+        }
+        for a in &sc.expect.absent {
+            if lower.iter().any(|m| m.contains(a.as_str())) {
+                why.push(format!("still has {a:?}"));
+            }
+        }
+        if let Some(max) = sc.expect.max_memories
+            && finals.len() > max
+        {
+            why.push(format!("{} memories > {max}", finals.len()));
+        }
+        total += 1;
+        let k = by_kind.entry(sc.kind.clone()).or_default();
+        k.1 += 1;
+        if why.is_empty() {
+            passed += 1;
+            k.0 += 1;
+        }
+        let status = if why.is_empty() { "PASS" } else { "FAIL" };
+        println!("{status} {:<48} {}", sc.name, why.join("; "));
+        if verbose || !why.is_empty() {
+            for l in &log {
+                println!("       {l}");
+            }
+            println!("       final: {finals:?}");
+        }
+    }
+    println!("\n== {} ==", chat.model_id());
+    println!("scenarios passed: {passed}/{total} ({:.1}%)", 100.0 * passed as f64 / total.max(1) as f64);
+    for (k, (p, t)) in &by_kind {
+        println!("  {k:<14} {p}/{t}");
+    }
+    println!(
+        "LLM calls {calls}; unusable JSON answers {bad_json} (JSON validity {:.1}%); decisions dropped by validation {dropped}",
+        100.0 * (calls - bad_json) as f64 / calls.max(1) as f64
+    );
+    println!("events: {events:?}");
+    println!(
+        "add(infer) latency over {} calls: p50 {:.0} ms, p95 {:.0} ms; tokens per add p50 {:.0} (prompt tokens {ptoks}, of which cached {ctoks} = {:.1}%)",
+        lat.len(),
+        pct(&mut lat.clone(), 0.5),
+        pct(&mut lat, 0.95),
+        pct(&mut toks, 0.5),
+        100.0 * ctoks as f64 / ptoks.max(1) as f64
+    );
+    println!(
+        "reconciliation calls saved: {shortcut} by the no-candidates shortcut, {dups} facts answered by exact-duplicate match (of {adds} adds)"
+    );
+}

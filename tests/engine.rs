@@ -1,0 +1,121 @@
+//! Real-model tests of the engine: the MiniLM embedder and SmolLM2-135M
+//! (the fast CI model) through `Memory`, on a real redb file.
+
+use std::sync::{Arc, OnceLock};
+
+use memlayer::models::{
+    BertEmbedder, CachedModel, ChatConfig, ChatModel, Embedder, EmbedderConfig, LlamaCppChat,
+};
+use memlayer::{
+    AddOptions, Event, GetAllOptions, Memory, MemoryConfig, MemoryError, Message, SearchOptions,
+};
+use memlayer_tests::require;
+
+fn minilm() -> Arc<dyn Embedder> {
+    static M: OnceLock<Arc<BertEmbedder>> = OnceLock::new();
+    M.get_or_init(|| {
+        Arc::new(
+            BertEmbedder::load_dir(&require(CachedModel::MINILM_L6_V2), &EmbedderConfig::default())
+                .expect("load MiniLM"),
+        )
+    })
+    .clone()
+}
+
+fn smollm() -> Arc<dyn ChatModel> {
+    static M: OnceLock<Arc<LlamaCppChat>> = OnceLock::new();
+    M.get_or_init(|| {
+        Arc::new(
+            LlamaCppChat::load_file(&require(CachedModel::SMOLLM2_135M), ChatConfig::default())
+                .expect("load SmolLM2"),
+        )
+    })
+    .clone()
+}
+
+fn open(dir: &std::path::Path) -> Memory {
+    Memory::builder(dir.join("m.redb"))
+        .config(MemoryConfig { durability: memlayer::Durability::None, ..MemoryConfig::default() })
+        .embedder(minilm())
+        .chat(smollm())
+        .open()
+        .expect("open")
+}
+
+#[test]
+fn infer_false_round_trip_with_real_embedder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = open(dir.path());
+    let facts = [
+        "I am allergic to penicillin.",
+        "My daughter's name is Sofia.",
+        "I drive a blue Volvo.",
+        "I work night shifts at the hospital.",
+    ];
+    for f in facts {
+        mem.add(f, &AddOptions::user("ana").infer(false)).unwrap();
+    }
+    mem.add("I love hiking", &AddOptions::user("other").infer(false)).unwrap();
+    for (q, want) in [
+        ("which antibiotics must be avoided?", 0),
+        ("what is her child called?", 1),
+        ("what car does she own?", 2),
+        ("when does she work?", 3),
+    ] {
+        let hits = mem.search(q, &SearchOptions::user("ana").limit(1)).unwrap().results;
+        assert_eq!(hits[0].memory, facts[want], "query {q:?}");
+    }
+    assert_eq!(mem.get_all(&GetAllOptions::user("ana")).unwrap().results.len(), 4);
+    drop(mem);
+    // Reopen from the index snapshot: same answers.
+    let mem = open(dir.path());
+    assert_eq!(mem.index_origin(), memlayer::IndexOrigin::Snapshot);
+    let hits = mem.search("antibiotics", &SearchOptions::user("ana").limit(1)).unwrap().results;
+    assert_eq!(hits[0].memory, facts[0]);
+}
+
+#[test]
+fn infer_true_with_smollm2_yields_valid_events_and_searchable_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = open(dir.path());
+    let conv = vec![
+        Message::user("Hi! My name is Daniel and I live in Porto. I play the cello every evening."),
+        Message::assistant("Nice to meet you, Daniel! The cello is a beautiful instrument."),
+    ];
+    let r = match mem.add(conv, &AddOptions::user("daniel")) {
+        Ok(r) => r,
+        // A cut-off answer is the one allowed failure, and it must be typed.
+        Err(e @ MemoryError::LlmOutput { .. }) => panic!("grammar-constrained output unusable: {e}"),
+        Err(e) => panic!("{e}"),
+    };
+    assert!(r.stats.llm_calls >= 1);
+    assert!(!r.results.is_empty(), "no memory extracted: {r:?}");
+    for e in &r.results {
+        assert_eq!(e.event, Event::Add, "first add into an empty scope only adds");
+        assert!(!e.memory.trim().is_empty());
+        let m = mem.get(&e.id).unwrap().expect("event id exists");
+        assert_eq!(m.memory, e.memory);
+        assert_eq!(m.user_id.as_deref(), Some("daniel"));
+    }
+    // Each extracted fact is found by searching its own words.
+    for e in &r.results {
+        let hits = mem.search(&e.memory, &SearchOptions::user("daniel").limit(3)).unwrap().results;
+        assert!(hits.iter().any(|h| h.id == e.id), "{:?} not found", e.memory);
+    }
+    // A second add in the same scope goes through reconciliation (or the
+    // exact-duplicate shortcut) and still only produces valid events.
+    let r2 = mem
+        .add("I moved from Porto to Braga last week.", &AddOptions::user("daniel"))
+        .unwrap();
+    for e in &r2.results {
+        match e.event {
+            Event::Add => assert!(mem.get(&e.id).unwrap().is_some()),
+            Event::Update => {
+                assert!(e.previous_memory.is_some());
+                assert_eq!(mem.get(&e.id).unwrap().unwrap().memory, e.memory);
+            }
+            Event::Delete => assert!(mem.get(&e.id).unwrap().is_none()),
+        }
+    }
+    assert!(mem.store().verify().unwrap().is_ok());
+}
