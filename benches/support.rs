@@ -154,6 +154,125 @@ pub fn random_unit_vectors(n: usize, dims: usize, seed: u64) -> Vec<Vec<f32>> {
         .collect()
 }
 
+
+/// `n` varied memory-like facts ("Prefers window seats on long flights to
+/// Lisbon", ...): a subject phrase, a predicate and an object with a detail,
+/// so that BM25 and embeddings both have something to work with.
+pub fn memory_facts(n: usize, salt: u64) -> Vec<String> {
+    const PRED: [&str; 16] = [
+        "Prefers",
+        "Is allergic to",
+        "Recently bought",
+        "Wants to learn",
+        "Dislikes",
+        "Often cooks",
+        "Is planning a trip with",
+        "Works on",
+        "Collects",
+        "Volunteers at",
+        "Listens to",
+        "Is reading about",
+        "Practises",
+        "Forgot about",
+        "Loves",
+        "Avoids",
+    ];
+    const OBJ: [&str; 32] = [
+        "green tea",
+        "peanuts",
+        "a road bike",
+        "Portuguese",
+        "crowded trains",
+        "mushroom risotto",
+        "her sister Ana",
+        "the billing service",
+        "vintage cameras",
+        "the animal shelter",
+        "jazz records",
+        "volcanoes",
+        "the cello",
+        "the dentist appointment",
+        "spicy ramen",
+        "shellfish",
+        "window seats",
+        "the Kubernetes migration",
+        "board games",
+        "sourdough bread",
+        "marathon training",
+        "Lisbon",
+        "the quarterly report",
+        "rock climbing",
+        "oat milk",
+        "night shifts",
+        "a golden retriever",
+        "chess openings",
+        "the garden",
+        "tax forms",
+        "electric cars",
+        "watercolour painting",
+    ];
+    const DETAIL: [&str; 16] = [
+        "on weekends",
+        "since last spring",
+        "with friends",
+        "every morning",
+        "after work",
+        "when travelling",
+        "in the summer",
+        "for her birthday",
+        "at the office",
+        "twice a week",
+        "during holidays",
+        "since childhood",
+        "at night",
+        "with colleagues",
+        "before meetings",
+        "on long flights",
+    ];
+    let mut x = salt ^ 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..n)
+        .map(|i| {
+            let r = next();
+            format!(
+                "{} {} {} (note {i})",
+                PRED[(r % 16) as usize],
+                OBJ[((r >> 8) % 32) as usize],
+                DETAIL[((r >> 16) % 16) as usize]
+            )
+        })
+        .collect()
+}
+
+/// `n` search queries in the vocabulary of [`memory_facts`].
+pub fn memory_queries(n: usize) -> Vec<String> {
+    const Q: [&str; 8] = [
+        "what does she think about {}?",
+        "anything about {}",
+        "{} plans",
+        "does the user like {}",
+        "{}",
+        "tell me about {} habits",
+        "when does she do {}",
+        "is there a problem with {}",
+    ];
+    let objs = memory_facts(n, 99);
+    objs.iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let words: Vec<&str> = f.split_whitespace().collect();
+            let mid = words.len() / 2;
+            let obj = words[mid.saturating_sub(1)..=mid].join(" ");
+            Q[i % 8].replace("{}", &obj)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

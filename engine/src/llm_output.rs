@@ -10,6 +10,10 @@ pub const MAX_TEXT_CHARS: usize = 1000;
 /// Most facts kept from one extraction.
 pub const MAX_FACTS: usize = 24;
 
+/// Validated decisions, each with the position of its item (= the fact it
+/// answers), and the items dropped.
+pub type Parsed = (Vec<(usize, Decision)>, Vec<Dropped>);
+
 /// Why a whole LLM answer was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unusable LLM output: {0}")]
@@ -205,7 +209,7 @@ pub fn parse_procedural(text: &str) -> Result<String, OutputError> {
 pub fn parse_decisions(
     text: &str,
     candidates: &[Candidate],
-) -> Result<(Vec<(usize, Decision)>, Vec<Dropped>), OutputError> {
+) -> Result<Parsed, OutputError> {
     let o = parse_object(text)?;
     let items = match o.get("decisions").or_else(|| o.get("memory")) {
         Some(Value::Array(a)) => a,

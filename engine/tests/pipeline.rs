@@ -118,7 +118,8 @@ fn new_facts_without_candidates_skip_reconciliation() {
 }
 
 /// A chat model whose answer is computed from the prompt.
-struct FnChat(Box<dyn Fn(&[ChatMessage]) -> String + Send + Sync>);
+type Reply = dyn Fn(&[ChatMessage]) -> String + Send + Sync;
+struct FnChat(Box<Reply>);
 
 impl ChatModel for FnChat {
     fn generate(

@@ -6,6 +6,8 @@
 //! the same functions on stable, so a seed that breaks a property fails
 //! `cargo test` in this folder too.
 
+pub mod engine;
+
 use memlayer_store::codec::{decode_record, encode_record};
 use memlayer_store::{Memory, Scope, Timestamp, filter, md5};
 use serde_json::{Map, Value, json};
@@ -131,4 +133,308 @@ pub fn check_record_decode(data: &[u8]) {
     assert_eq!(m2, expected, "record changed across encode → decode");
     let enc2 = encode_record(&m2).expect("a decoded memory re-encodes");
     assert_eq!(enc1, enc2, "re-encoding is not a fixed point");
+}
+
+// ---------------------------------------------------------------------------
+// memlayer-index
+// ---------------------------------------------------------------------------
+
+use memlayer_index::{AllowSet, FlatIndex, HnswIndex, HnswParams, Metric, SearchPlan};
+
+/// `index_snapshot_load`: bytes go through `HnswIndex::load_from_bytes`.
+/// Properties:
+///
+/// * loading never panics (a bad snapshot is an `Err`);
+/// * a snapshot that loads re-serialises, loads again and re-serialises to
+///   the same bytes (the format is a fixed point);
+/// * the loaded index answers searches (with and without a filter) with
+///   live ids only, sorted by distance, and accepts an insert, a delete and
+///   a compaction without panicking.
+pub fn check_index_snapshot_load(data: &[u8]) {
+    let Ok((idx, seq)) = HnswIndex::load_from_bytes(data) else {
+        return;
+    };
+    let bytes = idx.to_bytes(seq);
+    let (again, seq2) = HnswIndex::load_from_bytes(&bytes).expect("a re-serialised snapshot loads");
+    assert_eq!(seq, seq2, "commit sequence changed across save → load");
+    assert_eq!(
+        again.to_bytes(seq),
+        bytes,
+        "save → load → save is not a fixed point"
+    );
+    assert_eq!(again.len(), idx.len());
+
+    let dims = idx.dims();
+    let query: Vec<f32> = (0..dims)
+        .map(|i| ((i % 7) as f32 - 3.0) / 4.0 + 0.01)
+        .collect();
+    let check_hits = |idx: &HnswIndex, hits: &[(u64, f32)], filter: Option<&AllowSet>| {
+        for w in hits.windows(2) {
+            assert!(w[0].1 <= w[1].1, "results not sorted: {hits:?}");
+        }
+        for &(id, d) in hits {
+            assert!(idx.contains(id), "search returned id {id} that is not live");
+            assert!(!d.is_nan(), "NaN distance for id {id}");
+            if let Some(f) = filter {
+                assert!(f.contains(id), "search returned id {id} outside the filter");
+            }
+        }
+    };
+    let hits = idx.search_ef(&query, 5, 16, None).expect("valid query");
+    check_hits(&idx, &hits, None);
+    // A filter of the ids just found plus some that are not there.
+    let allow = AllowSet::from_ids(hits.iter().map(|h| h.0).chain([0, 1, u64::MAX]));
+    for ef in [1, 8, 64] {
+        let hits = idx
+            .search_ef(&query, 3, ef, Some(&allow))
+            .expect("valid query");
+        check_hits(&idx, &hits, Some(&allow));
+    }
+
+    // Writes on a loaded index.
+    let new_id = (0..).find(|i| !idx.contains(*i)).unwrap_or(0);
+    let v: Vec<f32> = (0..dims).map(|i| 1.0 + i as f32 / 8.0).collect();
+    if idx.insert(new_id, &v).is_ok() {
+        assert!(idx.contains(new_id));
+        let hits = idx.search_ef(&v, 3, 32, None).expect("valid query");
+        check_hits(&idx, &hits, None);
+        assert!(idx.delete(new_id).expect("delete"), "inserted id missing");
+    }
+    if let Some(&(id, _)) = hits.first() {
+        let _ = idx.update(id, &v);
+        let _ = idx.delete(id);
+    }
+    idx.compact().expect("compaction of a loaded index");
+    let hits = idx.search_ef(&query, 5, 16, None).expect("valid query");
+    check_hits(&idx, &hits, None);
+}
+
+/// Reads fuzz bytes as little numbers; past the end everything is 0.
+struct Bytes<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl Bytes<'_> {
+    fn u8(&mut self) -> u8 {
+        let b = self.data.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        b
+    }
+    fn done(&self) -> bool {
+        self.at >= self.data.len()
+    }
+    /// One vector component: a multiple of 1/16 in [-8, 8), or NaN / inf
+    /// for two reserved byte values (which every index must reject).
+    fn component(&mut self) -> f32 {
+        match self.u8() {
+            0x7f => f32::NAN,
+            0x7e => f32::INFINITY,
+            b => f32::from(b as i8) / 16.0,
+        }
+    }
+    fn vector(&mut self, dims: usize) -> Vec<f32> {
+        (0..dims).map(|_| self.component()).collect()
+    }
+}
+
+/// Whether both indexes must accept `v` as a vector for `metric`.
+fn vector_ok(metric: Metric, v: &[f32]) -> bool {
+    v.iter().all(|x| x.is_finite()) && (metric != Metric::Cosine || v.iter().any(|&x| x != 0.0))
+}
+
+/// Ids the ops target draw from: small, so operations collide often.
+const OPS_IDS: u64 = 48;
+
+/// `index_ops`: the bytes are a program of insert / update / delete /
+/// batch insert / search / compact / snapshot round trip operations run on
+/// an `HnswIndex` and on a `FlatIndex` (the oracle) side by side.
+/// Properties, after every operation:
+///
+/// * both indexes accept or reject the same writes, and agree on `len` and
+///   membership;
+/// * a search never returns a deleted or filtered-out id, never the same id
+///   twice, at most `k` results, sorted, each with the exact distance the
+///   oracle computes for that id;
+/// * a search answered by an exact scan (small filter, or a graph search
+///   past its budget) returns exactly the oracle's top-k distances;
+/// * right after a rebuild (compaction), which guarantees every live node
+///   is reachable, a graph search whose beam covers every candidate
+///   (`ef` ≥ allowed live ids) returns exactly the oracle's top-k too.
+///   (Single inserts give no such guarantee, in any HNSW: pruning can cut
+///   a small group of nodes off, e.g. two duplicates linking only to each
+///   other; the index avoids the common case, a node losing its last
+///   in-link, and compaction repairs the rest.)
+pub fn check_index_ops(data: &[u8]) {
+    let mut b = Bytes { data, at: 0 };
+    let dims = 1 + usize::from(b.u8() % 8);
+    let metric = [Metric::L2, Metric::Cosine, Metric::Dot][usize::from(b.u8() % 3)];
+    let p = b.u8();
+    let q = b.u8();
+    let params = HnswParams {
+        m: 2 + usize::from(p % 6),
+        ef_construction: 1 + usize::from(p / 6 % 24),
+        ef_search: 1 + usize::from(q % 32),
+        seed: u64::from(q),
+        exact_filter_threshold: usize::from(b.u8() % 24),
+        filter_fallback_factor: [0.0, 0.5, 1.0, 4.0][usize::from(q / 32 % 4)],
+        max_tombstone_ratio: [0.1, 0.3, 0.6, 2.0][usize::from(q / 128 % 2 * 2 + p / 144 % 2)],
+    };
+    let mut hnsw = HnswIndex::new(dims, metric, params).expect("valid parameters");
+    let flat = FlatIndex::new(dims, metric).expect("valid dims");
+
+    let mut ops = 0;
+    // Whether the graph was (re)built with the reachability repair since
+    // the last successful insert or update.
+    let mut repaired = true;
+    while !b.done() && ops < 256 {
+        ops += 1;
+        let deleted_before = hnsw.deleted_count();
+        let op = b.u8();
+        match op % 8 {
+            0 | 1 => {
+                let id = u64::from(b.u8()) % OPS_IDS;
+                let v = b.vector(dims);
+                let (h, f) = (hnsw.insert(id, &v), flat.insert(id, &v));
+                assert_eq!(
+                    h.is_ok(),
+                    f.is_ok(),
+                    "insert {id} {v:?}: hnsw {h:?}, flat {f:?}"
+                );
+                repaired &= h.is_err();
+            }
+            2 => {
+                let id = u64::from(b.u8()) % OPS_IDS;
+                let v = b.vector(dims);
+                let (h, f) = (hnsw.update(id, &v), flat.update(id, &v));
+                assert_eq!(
+                    h.is_ok(),
+                    f.is_ok(),
+                    "update {id} {v:?}: hnsw {h:?}, flat {f:?}"
+                );
+                repaired &= h.is_err();
+            }
+            3 => {
+                let id = u64::from(b.u8()) % OPS_IDS;
+                let (h, f) = (hnsw.delete(id), flat.delete(id));
+                assert_eq!(h.ok(), f.ok(), "delete {id}");
+            }
+            4 => {
+                let count = usize::from(b.u8() % 9);
+                let mut ids = Vec::with_capacity(count);
+                let mut vecs = Vec::with_capacity(count * dims);
+                for _ in 0..count {
+                    ids.push(u64::from(b.u8()) % OPS_IDS);
+                    vecs.extend(b.vector(dims));
+                }
+                let mut seen = std::collections::HashSet::new();
+                let valid = ids.iter().all(|&id| !flat.contains(id) && seen.insert(id))
+                    && vecs.chunks_exact(dims).all(|v| vector_ok(metric, v));
+                let r = hnsw.insert_batch(&ids, &vecs);
+                assert_eq!(r.is_ok(), valid, "insert_batch {ids:?}: {r:?}");
+                if r.is_ok() {
+                    repaired &= ids.is_empty();
+                    for (&id, v) in ids.iter().zip(vecs.chunks_exact(dims)) {
+                        flat.insert(id, v).expect("oracle accepts a batch member");
+                    }
+                }
+            }
+            5 | 6 => {
+                let k = usize::from(b.u8() % 12);
+                let ef = 1 + usize::from(b.u8() % 64);
+                let fsel = b.u8();
+                let filter = (fsel % 3 != 0).then(|| {
+                    let mask = u64::from_le_bytes(std::array::from_fn(|_| b.u8()));
+                    AllowSet::from_ids((0..64).filter(|i| mask >> i & 1 == 1))
+                });
+                let query = b.vector(dims);
+                check_search(&hnsw, &flat, &query, k, ef, filter.as_ref(), repaired);
+            }
+            _ => match b.u8() % 3 {
+                0 => hnsw.compact().expect("compact"),
+                1 => {
+                    let bytes = hnsw.to_bytes(u64::from(op));
+                    let (back, seq) =
+                        HnswIndex::load_from_bytes(&bytes).expect("own snapshot loads");
+                    assert_eq!(seq, u64::from(op));
+                    assert_eq!(back.to_bytes(seq), bytes, "snapshot not a fixed point");
+                    hnsw = back;
+                }
+                _ => {
+                    let ef = 1 + usize::from(b.u8() % 64);
+                    let thr = usize::from(b.u8() % 24);
+                    hnsw.set_search_params(ef, thr, 1.0)
+                        .expect("valid search params");
+                }
+            },
+        }
+        if deleted_before > 0 && hnsw.deleted_count() == 0 {
+            // A compaction (explicit or automatic) rebuilt the graph.
+            repaired = true;
+        }
+        assert_eq!(hnsw.len(), flat.len(), "len disagrees after op {op}");
+        for id in 0..OPS_IDS {
+            assert_eq!(
+                hnsw.contains(id),
+                flat.contains(id),
+                "membership of {id} after op {op}"
+            );
+        }
+    }
+}
+
+fn check_search(
+    hnsw: &HnswIndex,
+    flat: &FlatIndex,
+    query: &[f32],
+    k: usize,
+    ef: usize,
+    filter: Option<&AllowSet>,
+    repaired: bool,
+) {
+    let h = hnsw.search_with_stats(query, k, ef, filter);
+    let all = flat.search(query, OPS_IDS as usize, filter);
+    assert_eq!(h.is_ok(), all.is_ok(), "query {query:?}: {h:?} vs {all:?}");
+    let (Ok((hits, stats)), Ok(all)) = (h, all) else {
+        return;
+    };
+    let truth: Vec<f32> = all.iter().take(k).map(|x| x.1).collect();
+    assert!(hits.len() <= k, "{} results for k = {k}", hits.len());
+    let mut seen = std::collections::HashSet::new();
+    for w in hits.windows(2) {
+        assert!(w[0].1 <= w[1].1, "results not sorted: {hits:?}");
+    }
+    for &(id, d) in &hits {
+        assert!(seen.insert(id), "id {id} returned twice: {hits:?}");
+        assert!(flat.contains(id), "returned id {id} is deleted or unknown");
+        if let Some(f) = filter {
+            assert!(f.contains(id), "returned id {id} outside the filter");
+        }
+        let exact = all
+            .iter()
+            .find(|x| x.0 == id)
+            .map(|x| x.1)
+            .expect("a live, allowed id is in the oracle's full ranking");
+        assert!(
+            (d - exact).abs() <= 1e-5 * (1.0 + exact.abs()),
+            "id {id}: distance {d}, exact {exact}"
+        );
+    }
+    let exact_plan = matches!(stats.plan, SearchPlan::Exact | SearchPlan::GraphThenExact);
+    if exact_plan || (repaired && ef.max(k) >= all.len()) {
+        let got: Vec<f32> = hits.iter().map(|x| x.1).collect();
+        assert_eq!(
+            got.len(),
+            truth.len(),
+            "{:?}: {hits:?} vs exact {all:?}",
+            stats.plan
+        );
+        for (g, t) in got.iter().zip(&truth) {
+            assert!(
+                (g - t).abs() <= 1e-5 * (1.0 + t.abs()),
+                "{:?}: {hits:?} vs exact {all:?}",
+                stats.plan
+            );
+        }
+    }
 }

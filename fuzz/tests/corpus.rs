@@ -2,19 +2,26 @@
 //! stable: `cargo test` from `fuzz/`.
 //!
 //! `cargo test -- --ignored regenerate_record_seeds` rewrites the encoded
-//! record seeds in `corpus/store_record_decode/` with the current encoder.
+//! record seeds in `corpus/store_record_decode/` with the current encoder;
+//! `cargo test -- --ignored regenerate_index_seeds` rewrites the index
+//! seeds in `corpus/index_snapshot_load/` and `corpus/index_ops/`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use memlayer_fuzz::{RECORD_ID, check_filter_parse, check_record_decode};
+use memlayer_fuzz::{
+    RECORD_ID, check_filter_parse, check_index_ops, check_index_snapshot_load, check_record_decode,
+};
+use memlayer_index::{HnswIndex, HnswParams, Metric};
 use memlayer_store::codec::{decode_record, encode_record};
 use memlayer_store::{Memory, Scope, Timestamp, filter, md5};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target)
 }
 
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -23,12 +30,20 @@ fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.is_file())
         .map(|p| {
-            let name = p.file_name().expect("file name").to_string_lossy().into_owned();
+            let name = p
+                .file_name()
+                .expect("file name")
+                .to_string_lossy()
+                .into_owned();
             (name, fs::read(&p).expect("read seed"))
         })
         .collect();
     out.sort();
-    assert!(out.len() >= 10, "corpus/{target} has only {} seeds", out.len());
+    assert!(
+        out.len() >= 10,
+        "corpus/{target} has only {} seeds",
+        out.len()
+    );
     out
 }
 
@@ -37,8 +52,8 @@ fn store_filter_parse_corpus() {
     for (name, data) in seeds("store_filter_parse") {
         check_filter_parse(&data);
         // Seeds named `ok-*` are valid filters, `err-*` are rejected ones.
-        let v: Value = serde_json::from_slice(&data)
-            .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
+        let v: Value =
+            serde_json::from_slice(&data).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
         let r = filter::parse(&v);
         if name.starts_with("ok-") {
             assert!(r.is_ok(), "{name}: {r:?}");
@@ -93,7 +108,9 @@ fn record_seeds() -> Vec<(&'static str, Memory)> {
         ..memory("Loves spicy ramen")
     };
     let full = Memory {
-        scope: Scope::user("alice").with_agent("planner").with_run("run-42"),
+        scope: Scope::user("alice")
+            .with_agent("planner")
+            .with_run("run-42"),
         actor_id: Some("alice".into()),
         role: Some("user".into()),
         memory_type: Some("procedural_memory".into()),
@@ -113,7 +130,9 @@ fn record_seeds() -> Vec<(&'static str, Memory)> {
     };
     let nested = Memory {
         scope: Scope::run("session-7"),
-        metadata: object(json!({"a": {"b": {"c": [1, 2, {"d": null}]}}, "n": -12, "big": u64::MAX})),
+        metadata: object(
+            json!({"a": {"b": {"c": [1, 2, {"d": null}]}}, "n": -12, "big": u64::MAX}),
+        ),
         ..memory("nested metadata")
     };
     let extreme_times = Memory {
@@ -143,7 +162,11 @@ fn regenerate_record_seeds() {
     let mut valid = Vec::new();
     for (name, m) in record_seeds() {
         let bytes = encode_record(&m).expect("encode seed");
-        assert_eq!(decode_record(RECORD_ID, &bytes).expect("decode seed"), m, "{name}");
+        assert_eq!(
+            decode_record(RECORD_ID, &bytes).expect("decode seed"),
+            m,
+            "{name}"
+        );
         fs::write(dir.join(name), &bytes).expect("write seed");
         valid.push(bytes);
     }
@@ -177,5 +200,198 @@ fn regenerate_record_seeds() {
     ] {
         assert!(decode_record(Uuid::nil(), &bytes).is_err(), "{name}");
         fs::write(dir.join(name), &bytes).expect("write seed");
+    }
+}
+
+#[test]
+fn index_snapshot_load_corpus() {
+    for (name, data) in seeds("index_snapshot_load") {
+        check_index_snapshot_load(&data);
+        let r = HnswIndex::load_from_bytes(&data);
+        if name.starts_with("ok-") {
+            assert!(r.is_ok(), "{name}: {:?}", r.err());
+        } else if name.starts_with("err-") {
+            assert!(r.is_err(), "{name} loaded");
+        }
+    }
+}
+
+#[test]
+fn index_ops_corpus() {
+    for (_, data) in seeds("index_ops") {
+        check_index_ops(&data);
+    }
+}
+
+/// Deterministic xorshift bytes for generated seeds.
+fn xorshift_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 32) as u8
+        })
+        .collect()
+}
+
+/// A small index of `n` points: a grid-ish spiral, some ids deleted.
+fn seed_index(dims: usize, metric: Metric, n: u64, delete_every: u64, m: usize) -> HnswIndex {
+    let idx = HnswIndex::new(
+        dims,
+        metric,
+        HnswParams {
+            m,
+            ef_construction: 32,
+            max_tombstone_ratio: 2.0,
+            ..HnswParams::default()
+        },
+    )
+    .expect("index");
+    for i in 0..n {
+        let v: Vec<f32> = (0..dims)
+            .map(|d| ((i * 7 + d as u64 * 3) % 11) as f32 - 5.0 + 0.25)
+            .collect();
+        idx.insert(i * 5 + 1, &v).expect("insert");
+    }
+    if delete_every > 0 {
+        for i in (0..n).step_by(delete_every as usize) {
+            idx.delete(i * 5 + 1).expect("delete");
+        }
+    }
+    idx
+}
+
+#[test]
+#[ignore = "rewrites corpus/index_snapshot_load and corpus/index_ops; run on purpose"]
+fn regenerate_index_seeds() {
+    let dir = corpus_dir("index_snapshot_load");
+    fs::create_dir_all(&dir).expect("mkdir corpus");
+    let valid = [
+        (
+            "ok-empty.bin",
+            seed_index(3, Metric::L2, 0, 0, 4).to_bytes(0),
+        ),
+        (
+            "ok-one-node.bin",
+            seed_index(2, Metric::L2, 1, 0, 2).to_bytes(1),
+        ),
+        (
+            "ok-l2-40.bin",
+            seed_index(4, Metric::L2, 40, 0, 4).to_bytes(7),
+        ),
+        (
+            "ok-l2-deletes.bin",
+            seed_index(3, Metric::L2, 30, 4, 3).to_bytes(9),
+        ),
+        (
+            "ok-cosine.bin",
+            seed_index(5, Metric::Cosine, 25, 6, 4).to_bytes(11),
+        ),
+        (
+            "ok-dot.bin",
+            seed_index(2, Metric::Dot, 20, 0, 2).to_bytes(13),
+        ),
+        (
+            "ok-17-dims.bin",
+            seed_index(17, Metric::L2, 12, 5, 2).to_bytes(u64::MAX),
+        ),
+    ];
+    for (name, bytes) in &valid {
+        assert!(HnswIndex::load_from_bytes(bytes).is_ok(), "{name}");
+        fs::write(dir.join(name), bytes).expect("write seed");
+    }
+    let base = &valid[3].1;
+    let mut flipped = base.clone();
+    let at = flipped.len() / 2;
+    flipped[at] ^= 0x10;
+    let mut bad_magic = base.clone();
+    bad_magic[0] ^= 1;
+    let mut version = base.clone();
+    version[8] = version[8].wrapping_add(1);
+    let mut trailing = base.clone();
+    trailing.push(0);
+    for (name, bytes) in [
+        ("err-empty.bin", Vec::new()),
+        ("err-truncated.bin", base[..base.len() - 5].to_vec()),
+        ("err-flipped-byte.bin", flipped),
+        ("err-bad-magic.bin", bad_magic),
+        ("err-version.bin", version),
+        ("err-trailing-byte.bin", trailing),
+    ] {
+        assert!(HnswIndex::load_from_bytes(&bytes).is_err(), "{name}");
+        fs::write(dir.join(name), &bytes).expect("write seed");
+    }
+
+    // Operation programs (see `check_index_ops` for the encoding): a header
+    // of five bytes, then operations.
+    let dir = corpus_dir("index_ops");
+    fs::create_dir_all(&dir).expect("mkdir corpus");
+    // dims 3, L2, m 4 / efC 8, ef 16; insert ids 0..20, delete some, search.
+    let mut prog = vec![2u8, 0, 2 + 6 * 7, 15, 0];
+    for id in 0..20u8 {
+        prog.extend([
+            0,
+            id,
+            id.wrapping_mul(16),
+            200u8.wrapping_sub(id * 3),
+            id ^ 0x55,
+        ]);
+    }
+    for id in (0..20u8).step_by(3) {
+        prog.extend([3, id]);
+    }
+    for q in 0..6u8 {
+        // search k=10, ef=40, filter on ids 0..32 every other, query.
+        prog.extend([
+            5,
+            10,
+            40,
+            1,
+            0x55,
+            0x55,
+            0x55,
+            0x55,
+            0,
+            0,
+            0,
+            0,
+            q,
+            q * 9,
+            100,
+        ]);
+        prog.extend([5, 10, 40, 0, q * 20, 3, 250]);
+    }
+    prog.extend([7, 1, 7, 0, 5, 5, 60, 0, 1, 2, 3]);
+    let programs = [
+        ("ok-l2-insert-delete-search.bin", prog),
+        (
+            "ok-cosine-zero-vector.bin",
+            vec![
+                1, 1, 8, 8, 4, 0, 3, 0, 0, 0, 0, 5, 0, 0, 1, 1, 5, 3, 10, 0, 1, 1,
+            ],
+        ),
+        ("ok-batch-and-compact.bin", {
+            let mut p = vec![3u8, 2, 20, 40, 2, 4, 8];
+            for i in 0..8u8 {
+                p.extend([i * 5, i, i.wrapping_mul(37), 3, 9]);
+            }
+            p.extend([3, 5, 3, 10, 7, 0, 6, 4, 64, 0, 1, 2, 3, 4]);
+            p
+        }),
+        (
+            "ok-nan-rejected.bin",
+            vec![0, 0, 0, 0, 0, 0, 1, 0x7f, 0, 2, 0x7e, 5, 1, 1, 0, 9],
+        ),
+    ];
+    for (name, bytes) in &programs {
+        check_index_ops(bytes);
+        fs::write(dir.join(name), bytes).expect("write seed");
+    }
+    for i in 0..8u64 {
+        let bytes = xorshift_bytes(0x1de5 + i, 64 + 96 * i as usize);
+        check_index_ops(&bytes);
+        fs::write(dir.join(format!("random-{i}.bin")), &bytes).expect("write seed");
     }
 }

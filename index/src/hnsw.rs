@@ -176,6 +176,10 @@ pub(crate) struct Graph {
     upper_off: Vec<u32>,
     pub(crate) layer0: Vec<AtomicU32>,
     pub(crate) upper: Vec<AtomicU32>,
+    /// Layer-0 in-degree of every node, kept in step with the link lists so
+    /// pruning never drops a node's last in-link (which would make it
+    /// unreachable).
+    indeg: Vec<AtomicU32>,
     locks: Vec<Mutex<()>>,
     pub(crate) deleted: Vec<bool>,
     pub(crate) n_deleted: usize,
@@ -207,6 +211,7 @@ impl Graph {
             upper_off: Vec::new(),
             layer0: Vec::new(),
             upper: Vec::new(),
+            indeg: Vec::new(),
             locks: Vec::new(),
             deleted: Vec::new(),
             n_deleted: 0,
@@ -276,6 +281,7 @@ impl Graph {
         self.layer0
             .extend((0..1 + self.m0).map(|_| AtomicU32::new(0)));
         self.locks.push(Mutex::new(()));
+        self.indeg.push(AtomicU32::new(0));
         self.deleted.push(false);
         self.map.insert(ext, id);
         Ok(id)
@@ -288,6 +294,7 @@ impl Graph {
         self.upper_off.reserve(count);
         self.layer0.reserve(count * (1 + self.m0));
         self.locks.reserve(count);
+        self.indeg.reserve(count);
         self.deleted.reserve(count);
         self.map.reserve(count);
     }
@@ -330,10 +337,38 @@ impl Graph {
             return;
         };
         let cnt = ids.len().min(links.len() - 1);
+        if layer == 0 {
+            let old = (links[0].load(Relaxed) as usize).min(links.len() - 1);
+            for a in &links[1..1 + old] {
+                self.indeg_add(a.load(Relaxed), false);
+            }
+            for it in &ids[..cnt] {
+                self.indeg_add(it.id, true);
+            }
+        }
         for (slot, it) in links[1..].iter().zip(&ids[..cnt]) {
             slot.store(it.id, Relaxed);
         }
         links[0].store(cnt as u32, Relaxed);
+    }
+
+    /// Counts a layer-0 link to `node` gained (`up`) or lost.
+    #[inline]
+    fn indeg_add(&self, node: u32, up: bool) {
+        if let Some(c) = self.indeg.get(node as usize) {
+            if up {
+                c.fetch_add(1, Relaxed);
+            } else {
+                // Saturating: a racing parallel build may read a list that
+                // another thread is rewriting.
+                let _ = c.fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(1)));
+            }
+        }
+    }
+
+    #[inline]
+    fn indeg_of(&self, node: u32) -> u32 {
+        self.indeg.get(node as usize).map_or(0, |c| c.load(Relaxed))
     }
 
     #[inline(always)]
@@ -470,6 +505,34 @@ impl Graph {
         }
     }
 
+    /// After pruning a layer-0 list (`cands` ascending, `sel` the kept
+    /// subset, `q` the node being linked in): every dropped node whose only
+    /// in-link was this list is kept instead, in a free slot or in place of
+    /// the farthest kept node that has other in-links. Without this a
+    /// pruned node can lose its last in-link and become unreachable.
+    fn keep_last_in_links(&self, q: u32, cap: usize, cands: &[Item], sel: &mut Vec<Item>) {
+        for &c in cands {
+            // `q` has no link from this list yet; the others count it.
+            if c.id == q || self.indeg_of(c.id) > 1 || sel.iter().any(|s| s.id == c.id) {
+                continue;
+            }
+            if sel.len() < cap {
+                sel.push(c);
+                continue;
+            }
+            let victim = sel
+                .iter()
+                .enumerate()
+                .rev()
+                .filter(|(_, s)| s.id != q && self.indeg_of(s.id) > 1)
+                .max_by(|a, b| a.1.d.total_cmp(&b.1.d))
+                .map(|(i, _)| i);
+            if let Some(i) = victim {
+                sel[i] = c;
+            }
+        }
+    }
+
     /// Adds the link `e → q` at `layer`, pruning `e`'s list if full.
     /// Returns whether `e` now links to `q`.
     fn connect(&self, e: u32, q: u32, d_eq: f32, layer: usize, s: &mut Scratch) -> bool {
@@ -489,6 +552,24 @@ impl Graph {
         if len < cap {
             links[1 + len].store(q, Relaxed);
             links[0].store(len as u32 + 1, Relaxed);
+            if layer == 0 {
+                self.indeg_add(q, true);
+            }
+            return true;
+        }
+        // A full list that still links a tombstone: reuse that slot (the
+        // deleted node is never returned, and new nodes need the in-link
+        // more than searches need the detour).
+        if let Some(j) = s
+            .conn_ids
+            .iter()
+            .position(|&x| self.deleted.get(x as usize).copied().unwrap_or(false))
+        {
+            if layer == 0 {
+                self.indeg_add(s.conn_ids[j], false);
+                self.indeg_add(q, true);
+            }
+            links[1 + j].store(q, Relaxed);
             return true;
         }
         s.conn_items.clear();
@@ -502,6 +583,9 @@ impl Graph {
         s.conn_items.sort_unstable();
         let mut sel = std::mem::take(&mut s.conn_sel);
         self.select_neighbors(&s.conn_items, cap, &mut sel);
+        if layer == 0 {
+            self.keep_last_in_links(q, cap, &s.conn_items, &mut sel);
+        }
         self.set_neighbors(e, layer, &sel);
         let kept = sel.iter().any(|it| it.id == q);
         s.conn_sel = sel;
@@ -523,14 +607,27 @@ impl Graph {
             links[1 + cnt].store(q, Relaxed);
             links[0].store(cnt as u32 + 1, Relaxed);
         } else {
-            let far = (1..=cnt).max_by(|&a, &b| {
-                let da = self.dist_nodes(e, links[a].load(Relaxed));
-                let db = self.dist_nodes(e, links[b].load(Relaxed));
-                da.total_cmp(&db)
-            });
-            if let Some(j) = far {
-                links[j].store(q, Relaxed);
+            // The farthest link whose target keeps another in-link, else
+            // the farthest one.
+            let far = |shared: bool| {
+                (1..=cnt)
+                    .filter(|&j| !shared || layer != 0 || self.indeg_of(links[j].load(Relaxed)) > 1)
+                    .max_by(|&a, &b| {
+                        let da = self.dist_nodes(e, links[a].load(Relaxed));
+                        let db = self.dist_nodes(e, links[b].load(Relaxed));
+                        da.total_cmp(&db)
+                    })
+            };
+            let Some(j) = far(true).or_else(|| far(false)) else {
+                return;
+            };
+            if layer == 0 {
+                self.indeg_add(links[j].load(Relaxed), false);
             }
+            links[j].store(q, Relaxed);
+        }
+        if layer == 0 {
+            self.indeg_add(q, true);
         }
     }
 
@@ -635,6 +732,7 @@ impl Graph {
                 .into_par_iter()
                 .with_min_len(64)
                 .for_each_init(Scratch::new, |s, j| self.insert_node(j as u32, s));
+            self.recount_in_degrees();
         }
     }
 
@@ -681,11 +779,11 @@ impl Graph {
             .flatten()
             .collect();
         let mut added = 0;
+        self.recount_in_degrees();
         if !failing.is_empty() {
-            let mut indeg = self.in_degrees();
             for (u, near) in failing {
                 for c in near {
-                    if c != NONE && self.add_in_link(c, u, &mut indeg) {
+                    if c != NONE && self.add_in_link(c, u) {
                         added += 1;
                     }
                 }
@@ -694,21 +792,30 @@ impl Graph {
         added + self.repair_reachability(s)
     }
 
-    fn in_degrees(&self) -> Vec<u32> {
-        let mut indeg = vec![0u32; self.n()];
+    /// Recomputes the layer-0 in-degrees from the link lists (exclusive
+    /// access: after a parallel build, or a snapshot load).
+    pub(crate) fn recount_in_degrees(&self) {
+        for c in &self.indeg {
+            c.store(0, Relaxed);
+        }
         let mut nb = Vec::new();
         for node in 0..self.n() {
             self.neighbors_into(node as u32, 0, &mut nb);
             for &t in &nb {
-                indeg[t as usize] += 1;
+                self.indeg_add(t, true);
             }
         }
-        indeg
+    }
+
+    /// Whether `c`'s layer-0 list has a free slot.
+    fn has_room(&self, c: u32) -> bool {
+        self.links(c, 0)
+            .is_some_and(|l| (l[0].load(Relaxed) as usize) < l.len() - 1)
     }
 
     /// Adds the layer-0 link `c → u`: appended if `c` has room, else
     /// replacing `c`'s farthest link whose target has another in-link.
-    fn add_in_link(&self, c: u32, u: u32, indeg: &mut [u32]) -> bool {
+    fn add_in_link(&self, c: u32, u: u32) -> bool {
         let n = self.n();
         let Some(links) = self.links(c, 0) else {
             return false;
@@ -724,7 +831,7 @@ impl Graph {
             let mut best: Option<(usize, f32)> = None;
             for (j, a) in links.iter().enumerate().take(cnt + 1).skip(1) {
                 let t = a.load(Relaxed);
-                if (t as usize) < n && indeg[t as usize] >= 2 {
+                if (t as usize) < n && self.indeg_of(t) >= 2 {
                     let d = self.dist_nodes(c, t);
                     if best.is_none_or(|(_, bd)| d > bd) {
                         best = Some((j, d));
@@ -732,11 +839,10 @@ impl Graph {
                 }
             }
             let Some((j, _)) = best else { return false };
-            let old = links[j].load(Relaxed) as usize;
-            indeg[old] -= 1;
+            self.indeg_add(links[j].load(Relaxed), false);
             links[j].store(u, Relaxed);
         }
-        indeg[u as usize] += 1;
+        self.indeg_add(u, true);
         true
     }
 
@@ -746,12 +852,29 @@ impl Graph {
     /// in-links). Needs exclusive access (called under the write lock).
     /// Returns the number of links added.
     pub(crate) fn repair_reachability(&self, s: &mut Scratch) -> usize {
+        // A pass can replace a link some reached node depended on (its
+        // target had another in-link, but maybe only from unreached
+        // nodes), so repeat until a pass finds every live node reached.
+        let mut total = 0;
+        for _ in 0..16 {
+            let added = self.repair_reachability_pass(s);
+            total += added;
+            if added == 0 {
+                break;
+            }
+        }
+        total
+    }
+
+    /// One pass of [`Self::repair_reachability`]: returns the links added
+    /// (0 once every live node is reached, or none can be linked).
+    fn repair_reachability_pass(&self, s: &mut Scratch) -> usize {
         let n = self.n();
         let ep = self.entry.lock().node;
         if ep == NONE || n == 0 {
             return 0;
         }
-        let mut indeg = self.in_degrees();
+        self.recount_in_degrees();
         let mut nb = Vec::new();
         let mut reached = vec![false; n];
         let mut stack = Vec::new();
@@ -787,7 +910,7 @@ impl Graph {
             let r = &reached;
             self.search_layer(
                 uv,
-                self.params.ef_construction,
+                self.params.ef_construction.max(64),
                 0,
                 s,
                 |id| r[id as usize],
@@ -797,15 +920,22 @@ impl Graph {
             s.sorted.clear();
             s.sorted.extend(s.res.drain());
             s.sorted.sort_unstable();
-            let mut linked = false;
-            for c in s.sorted.iter() {
-                if self.add_in_link(c.id, u as u32, &mut indeg) {
+            let mut linked = s.sorted.iter().any(|c| self.add_in_link(c.id, u as u32));
+            if !linked {
+                // Every nearby list is full of links that are some node's
+                // only in-link (tiny `m`): take any reached node with room,
+                // else displace the nearest candidate's farthest link (its
+                // target, if now cut off, is linked in by the next pass).
+                linked = (0..n as u32)
+                    .filter(|&c| reached[c as usize] && !self.deleted[c as usize])
+                    .any(|c| self.has_room(c) && self.add_in_link(c, u as u32));
+                if !linked && let Some(c) = s.sorted.first() {
+                    self.force_link(c.id, u as u32, 0);
                     linked = true;
-                    added += 1;
-                    break;
                 }
             }
             if linked {
+                added += 1;
                 bfs(u as u32, &mut reached, &mut nb);
             }
         }
@@ -895,11 +1025,19 @@ impl Graph {
             d: self.dist_q(q, ep.node),
             id: ep.node,
         };
+        let top = cur;
         for l in (1..=ep.level as usize).rev() {
             cur = self.greedy(q, cur, l, &mut s.nbrs, &mut evals);
         }
         s.eps.clear();
         s.eps.push(cur);
+        if cur.id != top.id {
+            // Also start from the entry point: every live node is reachable
+            // from it on layer 0 after a repair, while the greedy descent
+            // may end in a part of the graph that does not lead everywhere.
+            // Costs one distance; early termination ignores it when far.
+            s.eps.push(top);
+        }
         let ef = ef.max(k);
         let deleted = &self.deleted;
         let done = match filter {
@@ -1045,11 +1183,13 @@ impl Graph {
         g.layer0 = layer0;
         g.upper = upper;
         g.locks = (0..n).map(|_| Mutex::new(())).collect();
+        g.indeg = (0..n).map(|_| AtomicU32::new(0)).collect();
         g.deleted = deleted;
         g.n_deleted = n_deleted;
         g.entry = Mutex::new(entry);
         g.map = map;
         g.insert_counter = insert_counter;
+        g.recount_in_degrees();
         Ok(g)
     }
 
