@@ -154,7 +154,6 @@ pub fn random_unit_vectors(n: usize, dims: usize, seed: u64) -> Vec<Vec<f32>> {
         .collect()
 }
 
-
 /// `n` varied memory-like facts ("Prefers window seats on long flights to
 /// Lisbon", ...): a subject phrase, a predicate and an object with a detail,
 /// so that BM25 and embeddings both have something to work with.

@@ -15,8 +15,11 @@ fn minilm() -> Arc<dyn Embedder> {
     static M: OnceLock<Arc<BertEmbedder>> = OnceLock::new();
     M.get_or_init(|| {
         Arc::new(
-            BertEmbedder::load_dir(&require(CachedModel::MINILM_L6_V2), &EmbedderConfig::default())
-                .expect("load MiniLM"),
+            BertEmbedder::load_dir(
+                &require(CachedModel::MINILM_L6_V2),
+                &EmbedderConfig::default(),
+            )
+            .expect("load MiniLM"),
         )
     })
     .clone()
@@ -35,7 +38,10 @@ fn smollm() -> Arc<dyn ChatModel> {
 
 fn open(dir: &std::path::Path) -> Memory {
     Memory::builder(dir.join("m.redb"))
-        .config(MemoryConfig { durability: memlayer::Durability::None, ..MemoryConfig::default() })
+        .config(MemoryConfig {
+            durability: memlayer::Durability::None,
+            ..MemoryConfig::default()
+        })
         .embedder(minilm())
         .chat(smollm())
         .open()
@@ -55,22 +61,35 @@ fn infer_false_round_trip_with_real_embedder() {
     for f in facts {
         mem.add(f, &AddOptions::user("ana").infer(false)).unwrap();
     }
-    mem.add("I love hiking", &AddOptions::user("other").infer(false)).unwrap();
+    mem.add("I love hiking", &AddOptions::user("other").infer(false))
+        .unwrap();
     for (q, want) in [
         ("which antibiotics must be avoided?", 0),
         ("what is her child called?", 1),
         ("what car does she own?", 2),
         ("when does she work?", 3),
     ] {
-        let hits = mem.search(q, &SearchOptions::user("ana").limit(1)).unwrap().results;
+        let hits = mem
+            .search(q, &SearchOptions::user("ana").limit(1))
+            .unwrap()
+            .results;
         assert_eq!(hits[0].memory, facts[want], "query {q:?}");
     }
-    assert_eq!(mem.get_all(&GetAllOptions::user("ana")).unwrap().results.len(), 4);
+    assert_eq!(
+        mem.get_all(&GetAllOptions::user("ana"))
+            .unwrap()
+            .results
+            .len(),
+        4
+    );
     drop(mem);
     // Reopen from the index snapshot: same answers.
     let mem = open(dir.path());
     assert_eq!(mem.index_origin(), memlayer::IndexOrigin::Snapshot);
-    let hits = mem.search("antibiotics", &SearchOptions::user("ana").limit(1)).unwrap().results;
+    let hits = mem
+        .search("antibiotics", &SearchOptions::user("ana").limit(1))
+        .unwrap()
+        .results;
     assert_eq!(hits[0].memory, facts[0]);
 }
 
@@ -85,13 +104,19 @@ fn infer_true_with_smollm2_yields_valid_events_and_searchable_facts() {
     let r = match mem.add(conv, &AddOptions::user("daniel")) {
         Ok(r) => r,
         // A cut-off answer is the one allowed failure, and it must be typed.
-        Err(e @ MemoryError::LlmOutput { .. }) => panic!("grammar-constrained output unusable: {e}"),
+        Err(e @ MemoryError::LlmOutput { .. }) => {
+            panic!("grammar-constrained output unusable: {e}")
+        }
         Err(e) => panic!("{e}"),
     };
     assert!(r.stats.llm_calls >= 1);
     assert!(!r.results.is_empty(), "no memory extracted: {r:?}");
     for e in &r.results {
-        assert_eq!(e.event, Event::Add, "first add into an empty scope only adds");
+        assert_eq!(
+            e.event,
+            Event::Add,
+            "first add into an empty scope only adds"
+        );
         assert!(!e.memory.trim().is_empty());
         let m = mem.get(&e.id).unwrap().expect("event id exists");
         assert_eq!(m.memory, e.memory);
@@ -99,13 +124,23 @@ fn infer_true_with_smollm2_yields_valid_events_and_searchable_facts() {
     }
     // Each extracted fact is found by searching its own words.
     for e in &r.results {
-        let hits = mem.search(&e.memory, &SearchOptions::user("daniel").limit(3)).unwrap().results;
-        assert!(hits.iter().any(|h| h.id == e.id), "{:?} not found", e.memory);
+        let hits = mem
+            .search(&e.memory, &SearchOptions::user("daniel").limit(3))
+            .unwrap()
+            .results;
+        assert!(
+            hits.iter().any(|h| h.id == e.id),
+            "{:?} not found",
+            e.memory
+        );
     }
     // A second add in the same scope goes through reconciliation (or the
     // exact-duplicate shortcut) and still only produces valid events.
     let r2 = mem
-        .add("I moved from Porto to Braga last week.", &AddOptions::user("daniel"))
+        .add(
+            "I moved from Porto to Braga last week.",
+            &AddOptions::user("daniel"),
+        )
         .unwrap();
     for e in &r2.results {
         match e.event {

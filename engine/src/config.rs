@@ -270,8 +270,14 @@ impl MemoryConfig {
             return Err(MemoryError::invalid("llm.temperature", "must be >= 0"));
         }
         for (name, v) in [
-            ("reconcile.candidate_min_similarity", self.reconcile.candidate_min_similarity),
-            ("reconcile.none_min_similarity", self.reconcile.none_min_similarity),
+            (
+                "reconcile.candidate_min_similarity",
+                self.reconcile.candidate_min_similarity,
+            ),
+            (
+                "reconcile.none_min_similarity",
+                self.reconcile.none_min_similarity,
+            ),
         ] {
             if !(-1.0..=1.0).contains(&v) {
                 return Err(MemoryError::invalid(name, "must be in -1..=1"));

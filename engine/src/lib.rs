@@ -44,7 +44,9 @@ mod vectors;
 
 #[cfg(feature = "tokio")]
 pub use async_memory::AsyncMemory;
-pub use config::{Durability, IndexConfig, LlmConfig, MemoryConfig, PromptConfig, ReconcileConfig, SearchConfig};
+pub use config::{
+    Durability, IndexConfig, LlmConfig, MemoryConfig, PromptConfig, ReconcileConfig, SearchConfig,
+};
 pub use error::{ErrorCode, MemoryError, Result};
 pub use memory::{Memory, MemoryBuilder};
 pub use messages::{MAX_MESSAGE_BYTES, MAX_MESSAGES, MAX_TOTAL_BYTES, Message, Messages};

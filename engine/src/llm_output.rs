@@ -127,14 +127,101 @@ pub fn parse_facts(text: &str) -> Result<Vec<String>, OutputError> {
 
 /// Words that say nothing about what a fact is about.
 const GENERIC: &[&str] = &[
-    "the", "and", "for", "with", "his", "her", "their", "has", "have", "had", "is", "are", "was",
-    "were", "likes", "like", "loves", "love", "enjoys", "enjoy", "name", "named", "lives", "live",
-    "works", "work", "as", "a", "an", "in", "at", "of", "to", "on", "from", "user", "user's", "who",
-    "now", "not", "no", "does", "doesn't", "very", "also", "being", "been", "be", "by", "that",
-    "this", "it", "its", "my", "me", "i", "i'm", "am", "prefers", "prefer", "favorite", "favourite",
-    "wants", "want", "plans", "plan", "goes", "go", "uses", "use", "can", "will", "would",
-    "how", "what", "when", "where", "why", "which", "you", "your", "there", "here", "hi", "hello",
-    "thanks", "thank", "today", "please", "help", "just", "really", "about", "some", "any",
+    "the",
+    "and",
+    "for",
+    "with",
+    "his",
+    "her",
+    "their",
+    "has",
+    "have",
+    "had",
+    "is",
+    "are",
+    "was",
+    "were",
+    "likes",
+    "like",
+    "loves",
+    "love",
+    "enjoys",
+    "enjoy",
+    "name",
+    "named",
+    "lives",
+    "live",
+    "works",
+    "work",
+    "as",
+    "a",
+    "an",
+    "in",
+    "at",
+    "of",
+    "to",
+    "on",
+    "from",
+    "user",
+    "user's",
+    "who",
+    "now",
+    "not",
+    "no",
+    "does",
+    "doesn't",
+    "very",
+    "also",
+    "being",
+    "been",
+    "be",
+    "by",
+    "that",
+    "this",
+    "it",
+    "its",
+    "my",
+    "me",
+    "i",
+    "i'm",
+    "am",
+    "prefers",
+    "prefer",
+    "favorite",
+    "favourite",
+    "wants",
+    "want",
+    "plans",
+    "plan",
+    "goes",
+    "go",
+    "uses",
+    "use",
+    "can",
+    "will",
+    "would",
+    "how",
+    "what",
+    "when",
+    "where",
+    "why",
+    "which",
+    "you",
+    "your",
+    "there",
+    "here",
+    "hi",
+    "hello",
+    "thanks",
+    "thank",
+    "today",
+    "please",
+    "help",
+    "just",
+    "really",
+    "about",
+    "some",
+    "any",
 ];
 
 fn content_words(s: &str) -> Vec<String> {
@@ -206,10 +293,7 @@ pub fn parse_procedural(text: &str) -> Result<String, OutputError> {
 /// assert_eq!(d, vec![(0, Decision::Update { target: 0, text: "Lives in Lisbon".into() })]);
 /// assert_eq!(dropped.len(), 1); // id 7 was never shown
 /// ```
-pub fn parse_decisions(
-    text: &str,
-    candidates: &[Candidate],
-) -> Result<Parsed, OutputError> {
+pub fn parse_decisions(text: &str, candidates: &[Candidate]) -> Result<Parsed, OutputError> {
     let o = parse_object(text)?;
     let items = match o.get("decisions").or_else(|| o.get("memory")) {
         Some(Value::Array(a)) => a,
@@ -331,10 +415,27 @@ mod tests {
         assert_eq!(
             d,
             vec![
-                (0, Decision::Update { target: 0, text: "Lives in Lisbon".into() }),
+                (
+                    0,
+                    Decision::Update {
+                        target: 0,
+                        text: "Lives in Lisbon".into()
+                    }
+                ),
                 (1, Decision::None),
-                (2, Decision::Add { text: "Has a dog".into() }),
-                (3, Decision::Delete { target: 1, replacement: Some("Hates pizza now".into()) }),
+                (
+                    2,
+                    Decision::Add {
+                        text: "Has a dog".into()
+                    }
+                ),
+                (
+                    3,
+                    Decision::Delete {
+                        target: 1,
+                        replacement: Some("Hates pizza now".into())
+                    }
+                ),
             ]
         );
     }
@@ -357,7 +458,16 @@ mod tests {
         .unwrap();
         assert_eq!(
             d,
-            vec![(4, Decision::None), (5, Decision::Update { target: 0, text: "Lives in Rome".into() })]
+            vec![
+                (4, Decision::None),
+                (
+                    5,
+                    Decision::Update {
+                        target: 0,
+                        text: "Lives in Rome".into()
+                    }
+                )
+            ]
         );
         assert_eq!(dropped.len(), 8);
         for bad in [

@@ -323,7 +323,11 @@ impl Memory {
         };
         let t = std::time::Instant::now();
         let model: Arc<dyn ChatModel> = Arc::new(LlamaCppChat::load(&self.inner.config.chat, cfg)?);
-        tracing::info!(model = model.model_id(), ms = t.elapsed().as_millis() as u64, "chat model loaded");
+        tracing::info!(
+            model = model.model_id(),
+            ms = t.elapsed().as_millis() as u64,
+            "chat model loaded"
+        );
         Ok(model)
     }
 
@@ -541,7 +545,8 @@ impl Memory {
         // other side's words as facts about the subject.
         let own: Vec<Message> = msgs.iter().filter(|m| m.role == wanted).cloned().collect();
         let text = transcript(&own);
-        let m = prompts::extraction_messages(subject, &text, prompt, p.custom_instructions.as_deref());
+        let m =
+            prompts::extraction_messages(subject, &text, prompt, p.custom_instructions.as_deref());
         let out = self.generate(&m, prompts::facts_schema(), &mut stats)?;
         let mut facts = llm_output::parse_facts(&out).map_err(|e| MemoryError::LlmOutput {
             stage: "fact extraction",
@@ -579,7 +584,11 @@ impl Memory {
             let mut near: Vec<Vec<(usize, f32)>> = Vec::with_capacity(facts.len());
             for v in &fact_vecs {
                 let mut mine = Vec::new();
-                for (id, cos) in self.inner.vectors.search(v, CANDIDATES_PER_FACT, &ctx.scope)? {
+                for (id, cos) in self
+                    .inner
+                    .vectors
+                    .search(v, CANDIDATES_PER_FACT, &ctx.scope)?
+                {
                     if cos < rc.candidate_min_similarity {
                         continue;
                     }
@@ -612,8 +621,12 @@ impl Memory {
             // the rest go to one reconciliation call.
             let (direct, contested): (Vec<usize>, Vec<usize>) =
                 fresh.iter().partition(|&&i| near[i].is_empty());
-            let mut plan: Vec<Planned> =
-                direct.iter().map(|&i| Planned::Add { text: facts[i].clone() }).collect();
+            let mut plan: Vec<Planned> = direct
+                .iter()
+                .map(|&i| Planned::Add {
+                    text: facts[i].clone(),
+                })
+                .collect();
             if contested.is_empty() {
                 stats.no_candidates_shortcut = !direct.is_empty();
             } else {
@@ -631,12 +644,18 @@ impl Memory {
                 let shown: Vec<Candidate> = shown_recs
                     .iter()
                     .enumerate()
-                    .map(|(k, &ci)| Candidate { key: k.to_string(), text: cands[ci].text.clone() })
+                    .map(|(k, &ci)| Candidate {
+                        key: k.to_string(),
+                        text: cands[ci].text.clone(),
+                    })
                     .collect();
-                let pairs: Vec<(String, String)> =
-                    shown.iter().map(|c| (c.key.clone(), c.text.clone())).collect();
+                let pairs: Vec<(String, String)> = shown
+                    .iter()
+                    .map(|c| (c.key.clone(), c.text.clone()))
+                    .collect();
                 let keys: Vec<String> = shown.iter().map(|c| c.key.clone()).collect();
-                let contested_facts: Vec<String> = contested.iter().map(|&i| facts[i].clone()).collect();
+                let contested_facts: Vec<String> =
+                    contested.iter().map(|&i| facts[i].clone()).collect();
                 let m = prompts::reconcile_messages(
                     &pairs,
                     &contested_facts,
@@ -646,9 +665,11 @@ impl Memory {
                 let schema = prompts::decisions_schema(&keys, contested.len());
                 let out = self.generate(&m, schema, &mut stats)?;
                 let (decisions, dropped) =
-                    llm_output::parse_decisions(&out, &shown).map_err(|e| MemoryError::LlmOutput {
-                        stage: "reconciliation",
-                        reason: e.0,
+                    llm_output::parse_decisions(&out, &shown).map_err(|e| {
+                        MemoryError::LlmOutput {
+                            stage: "reconciliation",
+                            reason: e.0,
+                        }
                     })?;
                 stats.dropped += dropped.len();
                 for d in &dropped {
@@ -661,11 +682,19 @@ impl Memory {
                     let sim_to = |target: usize| {
                         let ci = shown_recs[target];
                         fact.map_or(1.0, |i| {
-                            near[i].iter().find(|&&(c, _)| c == ci).map_or(0.0, |&(_, s)| s)
+                            near[i]
+                                .iter()
+                                .find(|&&(c, _)| c == ci)
+                                .map_or(0.0, |&(_, s)| s)
                         })
                     };
-                    let best = fact.map_or(1.0, |i| near[i].iter().map(|&(_, s)| s).fold(0.0, f32::max));
-                    let fact_add = || fact.map(|i| Planned::Add { text: facts[i].clone() });
+                    let best =
+                        fact.map_or(1.0, |i| near[i].iter().map(|&(_, s)| s).fold(0.0, f32::max));
+                    let fact_add = || {
+                        fact.map(|i| Planned::Add {
+                            text: facts[i].clone(),
+                        })
+                    };
                     let planned = match d {
                         // Guard: "already known" needs a memory that is nearly the same.
                         Decision::None if best < rc.none_min_similarity => {
@@ -683,9 +712,17 @@ impl Memory {
                         }
                         Decision::Update { target, text } => {
                             let c = &cands[shown_recs[target]];
-                            Some(Planned::Update { id: c.id, hash: c.hash.clone(), old: c.text.clone(), text })
+                            Some(Planned::Update {
+                                id: c.id,
+                                hash: c.hash.clone(),
+                                old: c.text.clone(),
+                                text,
+                            })
                         }
-                        Decision::Delete { target, replacement } => {
+                        Decision::Delete {
+                            target,
+                            replacement,
+                        } => {
                             let c = &cands[shown_recs[target]];
                             Some(Planned::Delete {
                                 id: c.id,

@@ -160,7 +160,10 @@ pub fn extraction_messages(
                     "user: I'm Tom, I work as a chef in Madrid and I have two cats.",
                     r#"{"facts": ["Name is Tom", "Works as a chef", "Lives in Madrid", "Has two cats"]}"#,
                 ),
-                ("user: Can you explain how rainbows form? And what is 7 times 8?", r#"{"facts": []}"#),
+                (
+                    "user: Can you explain how rainbows form? And what is 7 times 8?",
+                    r#"{"facts": []}"#,
+                ),
                 (
                     "user: I stopped eating meat last month, so I'm vegetarian now.",
                     r#"{"facts": ["Is vegetarian since last month"]}"#,
@@ -185,12 +188,18 @@ pub fn extraction_messages(
         FactSubject::Agent => {
             m.push(system(AGENT_FACTS_PROMPT, custom_instructions));
             for (t, a) in [
-                ("assistant: Hello! How can I help you today?", r#"{"facts": []}"#),
+                (
+                    "assistant: Hello! How can I help you today?",
+                    r#"{"facts": []}"#,
+                ),
                 (
                     "assistant: I'm Max, a cooking assistant. I only suggest recipes with metric units.",
                     r#"{"facts": ["Name is Max", "Is a cooking assistant", "Uses metric units in recipes"]}"#,
                 ),
-                ("assistant: The capital of Peru is Lima.", r#"{"facts": []}"#),
+                (
+                    "assistant: The capital of Peru is Lima.",
+                    r#"{"facts": []}"#,
+                ),
             ] {
                 m.push(ChatMessage::user(conv(t)));
                 m.push(ChatMessage::assistant(a));
@@ -249,11 +258,17 @@ pub fn reconcile_messages(
         ChatMessage::assistant(
             r#"{"decisions": [{"id": "0", "event": "UPDATE", "text": "Likes tea, especially green tea"}, {"id": "1", "event": "UPDATE", "text": "Works as a nurse"}]}"#,
         ),
-        ChatMessage::user(ex(&[("0", "Is allergic to peanuts")], &["Has a peanut allergy"])),
+        ChatMessage::user(ex(
+            &[("0", "Is allergic to peanuts")],
+            &["Has a peanut allergy"],
+        )),
         ChatMessage::assistant(
             r#"{"decisions": [{"id": "0", "event": "NONE", "text": "Is allergic to peanuts"}]}"#,
         ),
-        ChatMessage::user(ex(&[("0", "Has a cat named Tom"), ("1", "Enjoys tennis")], &["Gave the cat Tom to a friend"])),
+        ChatMessage::user(ex(
+            &[("0", "Has a cat named Tom"), ("1", "Enjoys tennis")],
+            &["Gave the cat Tom to a friend"],
+        )),
         ChatMessage::assistant(r#"{"decisions": [{"id": "0", "event": "DELETE", "text": ""}]}"#),
         ChatMessage::user(turn),
     ]

@@ -908,18 +908,27 @@ fn guards_add_dissimilar_facts_directly_and_override_unfounded_none() {
         .unwrap();
     raw(&mem, "u", "Enjoys hiking in the mountains");
     // Nothing similar: added without a reconciliation call, hiking kept.
-    let r = mem.add("I adopted a cat, Whiskers", &AddOptions::user("u")).unwrap();
+    let r = mem
+        .add("I adopted a cat, Whiskers", &AddOptions::user("u"))
+        .unwrap();
     assert_eq!((r.stats.llm_calls, r.results.len()), (1, 1));
     raw(&mem, "u", "Likes coffee");
     // "Name is Tom" is not in the conversation: dropped. The model's NONE
     // for the coffee fact has no near-identical memory behind it: added.
-    let r = mem.add("I like coffee in the morning", &AddOptions::user("u")).unwrap();
+    let r = mem
+        .add("I like coffee in the morning", &AddOptions::user("u"))
+        .unwrap();
     assert_eq!(r.stats.ungrounded, 1);
     assert_eq!(r.stats.guarded, 1);
     assert_eq!(r.results.len(), 1);
     assert_eq!(r.results[0].memory, "Likes coffee in the morning");
     assert_eq!(
         texts(&mem, "u"),
-        vec!["Enjoys hiking in the mountains", "Has a cat named Whiskers", "Likes coffee", "Likes coffee in the morning"]
+        vec![
+            "Enjoys hiking in the mountains",
+            "Has a cat named Whiskers",
+            "Likes coffee",
+            "Likes coffee in the morning"
+        ]
     );
 }

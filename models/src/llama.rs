@@ -336,11 +336,19 @@ impl LlamaCppChat {
             .map(|g| (common_prefix(&g.cached, tokens), g))
             .collect();
         let tick = self.tick.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let best = free.iter().enumerate().max_by_key(|(_, (l, _))| *l).map(|(i, (l, _))| (i, *l));
+        let best = free
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, (l, _))| *l)
+            .map(|(i, (l, _))| (i, *l));
         let pick = match best {
             None => None,
             Some((i, l)) if l >= 64.min(tokens.len() / 2).max(1) => Some(i),
-            Some(_) => free.iter().enumerate().min_by_key(|(_, (_, g))| g.used).map(|(i, _)| i),
+            Some(_) => free
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, g))| g.used)
+                .map(|(i, _)| i),
         };
         let mut g = match pick {
             Some(i) => free.swap_remove(i).1,

@@ -53,13 +53,21 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let chat_name = arg("--chat").unwrap_or_else(|| "qwen".into());
     let only = arg("--only");
     let verbose = args.iter().any(|a| a == "--verbose");
     let prefix_cache = !args.iter().any(|a| a == "--no-prefix-cache");
     let file = arg("--file").unwrap_or_else(|| {
-        memlayer_tests::repo_root().join("tests/scenarios/memory.json").display().to_string()
+        memlayer_tests::repo_root()
+            .join("tests/scenarios/memory.json")
+            .display()
+            .to_string()
     });
     let data: File = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
 
@@ -69,14 +77,23 @@ fn main() {
     };
     let embedder: Arc<dyn Embedder> =
         Arc::new(BertEmbedder::load(&src("minilm"), &EmbedderConfig::default()).unwrap());
-    let cfg = ChatConfig { prefix_cache, parallel: 3, ..ChatConfig::default() };
+    let cfg = ChatConfig {
+        prefix_cache,
+        parallel: 3,
+        ..ChatConfig::default()
+    };
     let chat: Arc<dyn ChatModel> = Arc::new(LlamaCppChat::load(&src(&chat_name), cfg).unwrap());
-    println!("chat model {}  prefix cache {}", chat.model_id(), if prefix_cache { "on" } else { "off" });
+    println!(
+        "chat model {}  prefix cache {}",
+        chat.model_id(),
+        if prefix_cache { "on" } else { "off" }
+    );
 
     let (mut passed, mut total) = (0, 0);
     let mut by_kind: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
     let (mut lat, mut toks, mut ptoks, mut ctoks) = (Vec::new(), Vec::new(), 0usize, 0usize);
-    let (mut calls, mut bad_json, mut dropped, mut shortcut, mut dups, mut adds) = (0u32, 0u32, 0, 0, 0, 0);
+    let (mut calls, mut bad_json, mut dropped, mut shortcut, mut dups, mut adds) =
+        (0u32, 0u32, 0, 0, 0, 0);
     let mut events = std::collections::BTreeMap::<String, u32>::new();
     for sc in &data.scenarios {
         if only.as_deref().is_some_and(|o| !sc.name.contains(o)) {
@@ -84,7 +101,10 @@ fn main() {
         }
         let dir = tempfile::tempdir().unwrap();
         let mem = Memory::builder(dir.path().join("m.redb"))
-            .config(MemoryConfig { durability: memlayer::Durability::None, ..MemoryConfig::default() })
+            .config(MemoryConfig {
+                durability: memlayer::Durability::None,
+                ..MemoryConfig::default()
+            })
             .embedder(embedder.clone())
             .chat(chat.clone())
             .open()
@@ -95,7 +115,14 @@ fn main() {
             ..AddOptions::default()
         };
         for m in &sc.initial {
-            mem.add(m.as_str(), &AddOptions { infer: false, ..base.clone() }).unwrap();
+            mem.add(
+                m.as_str(),
+                &AddOptions {
+                    infer: false,
+                    ..base.clone()
+                },
+            )
+            .unwrap();
         }
         let mut log = Vec::new();
         for turn in &sc.turns {
@@ -116,11 +143,21 @@ fn main() {
                     dups += s.exact_duplicates;
                     for e in &r.results {
                         *events.entry(format!("{:?}", e.event)).or_default() += 1;
-                        log.push(format!("{:?} {:?}{}", e.event, e.memory,
-                            e.previous_memory.as_ref().map(|p| format!(" (was {p:?})")).unwrap_or_default()));
+                        log.push(format!(
+                            "{:?} {:?}{}",
+                            e.event,
+                            e.memory,
+                            e.previous_memory
+                                .as_ref()
+                                .map(|p| format!(" (was {p:?})"))
+                                .unwrap_or_default()
+                        ));
                     }
                     if r.results.is_empty() {
-                        log.push(format!("no change (facts {}, dup {})", s.facts, s.exact_duplicates));
+                        log.push(format!(
+                            "no change (facts {}, dup {})",
+                            s.facts, s.exact_duplicates
+                        ));
                     }
                 }
                 Err(MemoryError::LlmOutput { stage, reason }) => {
@@ -136,12 +173,20 @@ fn main() {
             agent_id: sc.agent_id.clone(),
             ..GetAllOptions::default()
         };
-        let finals: Vec<String> =
-            mem.get_all(&opts).unwrap().results.into_iter().map(|m| m.memory).collect();
+        let finals: Vec<String> = mem
+            .get_all(&opts)
+            .unwrap()
+            .results
+            .into_iter()
+            .map(|m| m.memory)
+            .collect();
         let lower: Vec<String> = finals.iter().map(|m| m.to_lowercase()).collect();
         let mut why = Vec::new();
         for group in &sc.expect.present {
-            if !lower.iter().any(|m| group.iter().any(|g| m.contains(g.as_str()))) {
+            if !lower
+                .iter()
+                .any(|m| group.iter().any(|g| m.contains(g.as_str())))
+            {
                 why.push(format!("missing {group:?}"));
             }
         }
@@ -172,7 +217,10 @@ fn main() {
         }
     }
     println!("\n== {} ==", chat.model_id());
-    println!("scenarios passed: {passed}/{total} ({:.1}%)", 100.0 * passed as f64 / total.max(1) as f64);
+    println!(
+        "scenarios passed: {passed}/{total} ({:.1}%)",
+        100.0 * passed as f64 / total.max(1) as f64
+    );
     for (k, (p, t)) in &by_kind {
         println!("  {k:<14} {p}/{t}");
     }

@@ -1,202 +1,93 @@
 //! `memlayer` — the command-line front end over the memlayer engine.
+//!
+//! Every command prints a human table by default and Mem0's JSON response
+//! shapes with `--json`. Exit status: 0 ok, 1 failure, 2 usage or invalid
+//! input, 3 memory not found. Errors print `error: ...` and `hint: ...` on
+//! stderr, and with `--json` also `{"error": {code, message, suggestion}}`
+//! on stdout.
 
-use std::time::Instant;
+mod args;
+mod commands;
+mod demo;
+mod error;
+mod output;
 
-use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use memlayer::models::{
-    BertEmbedder, ChatConfig, ChatMessage, ChatModel, Embedder, EmbedderConfig, GenerateOptions,
-    LlamaCppChat, ModelSource, cosine,
-};
+use clap::Parser;
+use serde_json::json;
 
-#[derive(Parser)]
-#[command(
-    name = "memlayer",
-    version,
-    about = "Offline long-term memory for AI agents"
-)]
-struct Cli {
-    /// Log filter (tracing EnvFilter syntax), e.g. `debug` or `memlayer=trace`.
-    #[arg(
-        long,
-        global = true,
-        env = "MEMLAYER_LOG",
-        default_value = "warn,llama-cpp-2=error"
-    )]
-    log: String,
-    #[command(subcommand)]
-    command: Command,
-}
+use crate::args::{Cli, Command, DEFAULT_LOG};
+use crate::error::{CliResult, EXIT_USAGE, Failure};
 
-#[derive(Subcommand)]
-enum Command {
-    /// Load the default local models and show what they do: embedding
-    /// similarity and JSON-constrained fact extraction from a conversation.
-    Demo {
-        /// Embedding model: a directory, or a cached model name (default: minilm).
-        #[arg(long, default_value = "minilm")]
-        embedder: String,
-        /// Chat model: a .gguf path, or a cached model name (default: qwen).
-        #[arg(long, default_value = "qwen")]
-        chat: String,
-        /// Print machine-readable JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-/// A cached-model alias or folder name, else a filesystem path.
-fn source(s: &str) -> ModelSource {
-    if memlayer::models::CachedModel::by_name(s).is_some() {
-        ModelSource::Cached(s.to_string())
-    } else {
-        ModelSource::Path(s.into())
+fn run(cli: &Cli) -> CliResult {
+    match &cli.command {
+        Command::Add(a) => commands::add(cli, a),
+        Command::Search(a) => commands::search(cli, a),
+        Command::Get { id } => commands::get(cli, id),
+        Command::List(a) => commands::list(cli, a),
+        Command::Update(a) => commands::update(cli, a),
+        Command::Delete { id } => commands::delete(cli, id),
+        Command::DeleteAll { scope, yes } => commands::delete_all(cli, scope, *yes),
+        Command::History { id } => commands::history(cli, id),
+        Command::Reset { yes } => commands::reset(cli, *yes),
+        Command::Import { file } => commands::import(cli, file),
+        Command::Export { file } => commands::export(cli, file.as_deref()),
+        Command::Demo => demo::run(cli),
     }
 }
 
-fn spinner(msg: &str) -> ProgressBar {
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    pb.set_message(msg.to_string());
-    pb.enable_steady_tick(std::time::Duration::from_millis(120));
-    pb
-}
-
-fn demo(embedder: &str, chat: &str, json: bool) -> Result<()> {
-    let t = Instant::now();
-    let pb = spinner("loading embedder");
-    let emb = BertEmbedder::load(&source(embedder), &EmbedderConfig::default())
-        .context("loading the embedder")?;
-    let emb_load = t.elapsed();
-    pb.set_message("loading chat model");
-    let t = Instant::now();
-    let llm = LlamaCppChat::load(&source(chat), ChatConfig::default())
-        .context("loading the chat model")?;
-    let llm_load = t.elapsed();
-    pb.finish_and_clear();
-
-    let sentences = [
-        "I love drinking green tea in the morning.",
-        "My favourite drink is tea.",
-        "The train to Porto leaves at noon.",
-        "I'm allergic to peanuts.",
-    ];
-    let t = Instant::now();
-    let vecs = emb.embed_batch(&sentences)?;
-    let embed_ms = t.elapsed().as_secs_f64() * 1e3;
-
-    // Few-shot as earlier turns: small models copy an example embedded in the
-    // system prompt, but treat a previous exchange as a pattern to follow.
-    let conversation = [
-        ChatMessage::system(
-            "You extract durable facts about the user from a conversation. Write each fact as a short \
-             phrase about the user in the third person, one fact per item, no duplicates. Ignore small \
-             talk and one-off requests. Answer with JSON only.",
-        ),
-        ChatMessage::user(
-            "Conversation:\nuser: Hey, I'm Tom. I love hiking and I have two cats.\n\
-             assistant: Nice to meet you, Tom!\nuser: Can you find me a trail for Sunday?",
-        ),
-        ChatMessage::assistant(r#"{"facts": ["Name is Tom", "Loves hiking", "Has two cats"]}"#),
-        ChatMessage::user(
-            "Conversation:\nuser: Hi! I'm Priya, I just moved to Lisbon and started as a nurse at Santa Maria \
-             hospital.\nassistant: Welcome to Lisbon! How can I help?\nuser: Find me vegetarian restaurants \
-             near work. Oh, and I can't eat peanuts.",
-        ),
-    ];
-    let schema = serde_json::json!({
-        "type": "object", "additionalProperties": false, "required": ["facts"],
-        "properties": {"facts": {"type": "array", "maxItems": 8,
-            "items": {"type": "string", "minLength": 1, "maxLength": 160}}}
-    });
-    let out = llm.generate(
-        &conversation,
-        &GenerateOptions::default()
-            .max_tokens(400)
-            .json_schema(schema),
-    )?;
-    let facts: serde_json::Value =
-        serde_json::from_str(&out.text).context("model output is not JSON")?;
-
+fn report(f: &Failure, json: bool) {
     if json {
-        let sims: Vec<Vec<f32>> = vecs
-            .iter()
-            .map(|a| vecs.iter().map(|b| cosine(a, b)).collect())
-            .collect();
-        let report = serde_json::json!({
-            "embedder": emb.model_id(), "chat_model": llm.model_id(),
-            "sentences": sentences, "similarity": sims, "embed_ms": embed_ms,
-            "extraction": facts, "completion": out,
-            "load_ms": {"embedder": emb_load.as_secs_f64() * 1e3, "chat": llm_load.as_secs_f64() * 1e3},
-        });
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
+        println!("{}", f.to_json());
     }
-    println!("memlayer demo — local models only, no network\n");
-    println!(
-        "embedder   {}  (loaded in {:.0} ms)",
-        emb.model_id(),
-        emb_load.as_secs_f64() * 1e3
-    );
-    println!(
-        "chat model {}  (loaded in {:.0} ms)\n",
-        llm.model_id(),
-        llm_load.as_secs_f64() * 1e3
-    );
-    println!(
-        "Embedding similarity (cosine), {} sentences in {embed_ms:.1} ms:",
-        sentences.len()
-    );
-    for (i, s) in sentences.iter().enumerate() {
-        let row: Vec<String> = vecs
-            .iter()
-            .map(|b| format!("{:5.2}", cosine(&vecs[i], b)))
-            .collect();
-        println!("  [{i}] {}  {s}", row.join(" "));
-    }
-    println!("\nJSON-constrained fact extraction from a short conversation:");
-    match facts["facts"].as_array() {
-        Some(list) if !list.is_empty() => {
-            for f in list {
-                println!("  - {}", f.as_str().unwrap_or_default());
-            }
-        }
-        _ => println!("  (no facts extracted)"),
-    }
-    println!(
-        "\n  {} prompt tokens in {:.0} ms ({:.0} tok/s), {} output tokens in {:.0} ms ({:.1} tok/s)",
-        out.prompt_tokens,
-        out.timings.prompt_ms,
-        out.prompt_tokens_per_s(),
-        out.completion_tokens,
-        out.timings.generation_ms,
-        out.generation_tokens_per_s()
-    );
-    Ok(())
+    eprintln!("error: {}", f.message);
+    eprintln!("hint: {}", f.suggestion);
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and --version go to stdout with status 0; real usage
+            // errors exit 2 (clap's default), with a JSON error under --json.
+            if e.use_stderr() && std::env::args_os().any(|a| a == "--json") {
+                // The first paragraph of clap's message, on one line.
+                let rendered = e.render().to_string();
+                let message = rendered
+                    .lines()
+                    .take_while(|l| !l.trim().is_empty())
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let message = message.strip_prefix("error: ").unwrap_or(&message);
+                println!(
+                    "{}",
+                    json!({"error": {
+                        "code": "usage",
+                        "message": message,
+                        "suggestion": "see `memlayer --help` or `memlayer <command> --help`",
+                    }})
+                );
+                let _ = e.print();
+                std::process::exit(EXIT_USAGE);
+            }
+            e.exit();
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log)
-                .unwrap_or_else(|_| "warn,llama-cpp-2=error".into()),
+            tracing_subscriber::EnvFilter::try_new(cli.log.as_deref().unwrap_or(DEFAULT_LOG))
+                .unwrap_or_else(|_| DEFAULT_LOG.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let result = match cli.command {
-        Command::Demo {
-            embedder,
-            chat,
-            json,
-        } => demo(&embedder, &chat, json),
+    // `run` returns before exiting, so the engine handle is dropped (and the
+    // index snapshot written) first.
+    let status = match run(&cli) {
+        Ok(()) => 0,
+        Err(f) => {
+            report(&f, cli.json);
+            f.exit
+        }
     };
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    std::process::exit(status);
 }

@@ -1,0 +1,204 @@
+//! Command-line arguments (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Default `--log` filter: warnings, and llama.cpp's own chatter muted.
+pub const DEFAULT_LOG: &str = "warn,llama-cpp-2=error";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "memlayer",
+    version,
+    about = "Offline long-term memory for AI agents",
+    long_about = "Offline long-term memory for AI agents: a local LLM extracts facts from \
+                  conversations and reconciles them with what is already remembered \
+                  (ADD / UPDATE / DELETE), and agents search those memories. Local models only.\n\n\
+                  Start with `memlayer demo`.",
+    after_help = "Exit status: 0 ok, 1 failure, 2 usage or invalid input, 3 memory not found."
+)]
+pub struct Cli {
+    /// Database file [default: $MEMLAYER_DB, else
+    /// $XDG_DATA_HOME/memlayer/memories.redb or ~/.local/share/memlayer/memories.redb].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Engine configuration (`MemoryConfig`), a .toml or .json file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Embedding model: a cached model name (`minilm`) or a model directory.
+    /// Overrides the config.
+    #[arg(long, global = true, value_name = "MODEL")]
+    pub embedder: Option<String>,
+    /// Chat model: a cached model name (`qwen`, `smollm2`) or a .gguf file.
+    /// Overrides the config.
+    #[arg(long, global = true, value_name = "MODEL")]
+    pub chat: Option<String>,
+    /// Print JSON (Mem0's response shapes) instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log filter (tracing EnvFilter syntax), e.g. `debug` or `memlayer=trace`
+    /// [default: warn,llama-cpp-2=error].
+    #[arg(long, global = true, env = "MEMLAYER_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Whose memories: at least one of the three is required by every command
+/// that takes them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ScopeArgs {
+    /// The end user.
+    #[arg(short = 'u', long, value_name = "ID")]
+    pub user_id: Option<String>,
+    /// The agent.
+    #[arg(short = 'a', long, value_name = "ID")]
+    pub agent_id: Option<String>,
+    /// The run / session.
+    #[arg(short = 'r', long, value_name = "ID")]
+    pub run_id: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Remember a message or a conversation.
+    Add(AddArgs),
+    /// Search memories (hybrid semantic + keyword ranking).
+    Search(SearchArgs),
+    /// Show one memory.
+    Get {
+        /// Memory id (a UUID).
+        id: String,
+    },
+    /// List the memories of a scope, newest first.
+    List(ListArgs),
+    /// Change a memory's text (re-embedded) and/or metadata.
+    Update(UpdateArgs),
+    /// Delete one memory (its history is kept).
+    Delete {
+        /// Memory id (a UUID).
+        id: String,
+    },
+    /// Delete every memory of a scope.
+    DeleteAll {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Show a memory's history (ADD / UPDATE / DELETE), oldest first.
+    History {
+        /// Memory id (a UUID).
+        id: String,
+    },
+    /// Delete everything: every memory, its history and the index.
+    Reset {
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Import a JSONL export (memories, vectors, history) into the database.
+    Import {
+        /// JSONL file; `-` reads standard input.
+        file: PathBuf,
+    },
+    /// Export everything as JSONL (memories with vectors, history).
+    Export {
+        /// Output file; `-` or nothing writes standard output.
+        file: Option<PathBuf>,
+    },
+    /// A scripted conversation on the default local models: facts are added,
+    /// a changed preference is UPDATEd or DELETEd, then searches, history and timings.
+    /// Uses a temporary database unless --db is given.
+    Demo,
+}
+
+#[derive(Args, Debug)]
+pub struct AddArgs {
+    /// The text to remember (one user message); `-` reads it from standard input.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub text: Option<String>,
+    /// JSON messages: a list of {role, content, name?}, one message, or a
+    /// string; `-` reads standard input.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Extract facts with the chat model and reconcile them with existing
+    /// memories (the default).
+    #[arg(long, overrides_with = "no_infer")]
+    pub infer: bool,
+    /// Store each non-system message verbatim; no chat model.
+    #[arg(long, overrides_with = "infer")]
+    pub no_infer: bool,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Metadata stored on every memory this call creates or updates (a JSON object).
+    #[arg(short = 'm', long, value_name = "JSON")]
+    pub metadata: Option<String>,
+    /// `procedural_memory`: summarise the agent's run into one memory (needs --agent-id).
+    #[arg(long, value_name = "TYPE")]
+    pub memory_type: Option<String>,
+    /// A fact-extraction system prompt for this call only.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+    /// Expiry of the created memories, RFC 3339 (hidden from search after it).
+    #[arg(long, value_name = "RFC3339")]
+    pub expiration_date: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// What to look for.
+    pub query: String,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Most results [default: the config's search.limit, 20].
+    #[arg(short = 'l', long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Drop hits whose semantic score is below this (0..=1).
+    #[arg(short = 't', long, value_name = "SCORE")]
+    pub threshold: Option<f32>,
+    /// Filters in Mem0's filter language (a JSON object).
+    #[arg(long, value_name = "JSON")]
+    pub filters: Option<String>,
+    /// Show the score details (semantic, keyword, fused).
+    #[arg(long)]
+    pub explain: bool,
+    /// Also return memories past their expiration date.
+    #[arg(long)]
+    pub include_expired: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Filters in Mem0's filter language (a JSON object).
+    #[arg(long, value_name = "JSON")]
+    pub filters: Option<String>,
+    /// Page size [default: everything].
+    #[arg(short = 'l', long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    #[arg(long, value_name = "CURSOR")]
+    pub cursor: Option<String>,
+    /// Also list expired memories.
+    #[arg(long)]
+    pub include_expired: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(group(
+    clap::ArgGroup::new("change").required(true).multiple(true).args(["text", "metadata"])
+))]
+pub struct UpdateArgs {
+    /// Memory id (a UUID).
+    pub id: String,
+    /// The new text.
+    #[arg(long, value_name = "TEXT")]
+    pub text: Option<String>,
+    /// Metadata to merge (a JSON object; `null` values remove keys).
+    #[arg(short = 'm', long, value_name = "JSON")]
+    pub metadata: Option<String>,
+}

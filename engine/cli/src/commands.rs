@@ -1,0 +1,562 @@
+//! The commands other than `demo`: argument checks first (so bad input
+//! fails fast, before any model loads), then the engine call, then JSON
+//! (`--json`, Mem0's shapes) or human output.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use memlayer::models::{CachedModel, ModelSource};
+use memlayer::{
+    AddEvent, AddOptions, AddResult, Event, GetAllOptions, Memory, MemoryConfig, Messages, Scope,
+    SearchOptions,
+};
+use serde_json::{Map, Value, json};
+
+use crate::args::{AddArgs, Cli, ListArgs, ScopeArgs, SearchArgs, UpdateArgs};
+use crate::error::{CliResult, Failure};
+use crate::output::{
+    Table, byte_progress, count, history_table, one_line, print_item, print_json, short_time,
+    spinner,
+};
+
+/// A cached-model alias or folder name, else a filesystem path.
+pub fn source(s: &str) -> ModelSource {
+    if CachedModel::by_name(s).is_some() {
+        ModelSource::Cached(s.to_string())
+    } else {
+        ModelSource::Path(s.into())
+    }
+}
+
+/// A short name of a model source: the cache folder name of a cached
+/// model (`all-minilm-l6-v2`), else the path or hub repository.
+pub fn describe(s: &ModelSource) -> String {
+    match s {
+        ModelSource::Cached(n) => {
+            CachedModel::by_name(n).map_or_else(|| n.clone(), |m| m.name.into())
+        }
+        ModelSource::Path(p) => p.display().to_string(),
+        ModelSource::Hub(h) => h.repo.clone(),
+    }
+}
+
+/// The default database: `$MEMLAYER_DB`, else
+/// `$XDG_DATA_HOME/memlayer/memories.redb`, else
+/// `~/.local/share/memlayer/memories.redb`.
+pub fn default_db_path() -> PathBuf {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    if let Some(p) = env("MEMLAYER_DB") {
+        return PathBuf::from(p);
+    }
+    let data = env("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    data.join("memlayer").join("memories.redb")
+}
+
+/// The database path of this invocation, with its parent directory created.
+pub fn db_path(cli: &Cli) -> CliResult<PathBuf> {
+    let path = cli.db.clone().unwrap_or_else(default_db_path);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Failure::io(format!("cannot create {}", parent.display()), e))?;
+    }
+    Ok(path)
+}
+
+/// `--config` (or the defaults) with `--embedder` / `--chat` applied.
+pub fn memory_config(cli: &Cli) -> CliResult<MemoryConfig> {
+    let mut config = match &cli.config {
+        Some(p) => MemoryConfig::load(p)?,
+        None => MemoryConfig::default(),
+    };
+    if let Some(e) = &cli.embedder {
+        config.embedder = source(e);
+    }
+    if let Some(c) = &cli.chat {
+        config.chat = source(c);
+    }
+    Ok(config)
+}
+
+/// Opens the database at `path`, loading the embedder (with a spinner).
+/// The chat model is loaded later, only by commands that need it.
+pub fn open_at(path: &Path, config: MemoryConfig) -> CliResult<Memory> {
+    let pb = spinner(format!("loading embedder {}", describe(&config.embedder)));
+    let mem = Memory::open(path, config);
+    pb.finish_and_clear();
+    Ok(mem?)
+}
+
+fn open(cli: &Cli) -> CliResult<Memory> {
+    let config = memory_config(cli)?;
+    open_at(&db_path(cli)?, config)
+}
+
+/// Loads the chat model now (with a spinner) and returns how long it took.
+pub fn load_chat(mem: &Memory) -> CliResult<f64> {
+    let pb = spinner(format!(
+        "loading chat model {}",
+        describe(&mem.config().chat)
+    ));
+    let t = Instant::now();
+    let r = mem.chat_model();
+    pb.finish_and_clear();
+    r?;
+    Ok(t.elapsed().as_secs_f64() * 1e3)
+}
+
+fn parse_json(flag: &str, s: &str) -> CliResult<Value> {
+    serde_json::from_str(s).map_err(|e| Failure::usage(flag, format!("not valid JSON: {e}")))
+}
+
+fn parse_object(flag: &str, s: &str) -> CliResult<Map<String, Value>> {
+    match parse_json(flag, s)? {
+        Value::Object(m) => Ok(m),
+        other => Err(Failure::usage(
+            flag,
+            format!("expected a JSON object, got `{other}`"),
+        )),
+    }
+}
+
+/// The scope flags as a validated [`Scope`] (at least one id, well formed).
+fn scope_of(s: &ScopeArgs) -> CliResult<Scope> {
+    let scope = Scope {
+        user_id: s.user_id.clone(),
+        agent_id: s.agent_id.clone(),
+        run_id: s.run_id.clone(),
+    };
+    if scope.is_empty() {
+        return Err(Failure::usage(
+            "scope",
+            "pass at least one of --user-id, --agent-id or --run-id",
+        ));
+    }
+    Ok(scope.validated()?)
+}
+
+/// Reads a file named on the command line, `-` meaning standard input.
+fn read_input(path: &Path) -> CliResult<String> {
+    let mut s = String::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Failure::io("reading standard input", e))?;
+    } else {
+        s = std::fs::read_to_string(path)
+            .map_err(|e| Failure::usage("file", format!("cannot read {}: {e}", path.display())))?;
+    }
+    Ok(s)
+}
+
+fn is_stdio(path: Option<&Path>) -> bool {
+    path.is_none_or(|p| p.as_os_str() == "-")
+}
+
+/// Asks on the terminal; without a terminal on stdin there is no one to ask
+/// and the command proceeds.
+fn confirm(question: &str) -> CliResult<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(true);
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Failure::io("reading the answer", e))?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+fn scope_label(s: &Scope) -> String {
+    [
+        ("user_id", &s.user_id),
+        ("agent_id", &s.agent_id),
+        ("run_id", &s.run_id),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+/// `ADD` / `UPDATE` / `DELETE`.
+pub fn event_name(e: Event) -> &'static str {
+    match e {
+        Event::Add => "ADD",
+        Event::Update => "UPDATE",
+        Event::Delete => "DELETE",
+    }
+}
+
+/// The text column of an add event: the memory, plus what it replaced.
+pub fn event_text(e: &AddEvent) -> String {
+    let mut s = one_line(&e.memory);
+    if let Some(prev) = &e.previous_memory {
+        s.push_str(&format!("  (was: {})", one_line(prev)));
+    }
+    if let Some(by) = &e.superseded_by {
+        s.push_str(&format!("  (superseded by {by})"));
+    }
+    s
+}
+
+/// One line of counters of an `add` call.
+pub fn add_summary(r: &AddResult, ms: f64, infer: bool) -> String {
+    let s = &r.stats;
+    let mut out = format!(
+        "{} in {ms:.0} ms",
+        count(r.results.len() as u64, "change", "changes")
+    );
+    if infer {
+        out.push_str(&format!(
+            " · {} LLM call(s) · {} prompt tokens ({} cached) · {} generated · {} fact(s)",
+            s.llm_calls, s.prompt_tokens, s.cached_prompt_tokens, s.completion_tokens, s.facts
+        ));
+        if s.exact_duplicates > 0 {
+            out.push_str(&format!(" · {} already known", s.exact_duplicates));
+        }
+        if s.dropped > 0 {
+            out.push_str(&format!(" · {} invalid decision(s) dropped", s.dropped));
+        }
+    }
+    out
+}
+
+/// `memlayer add`.
+pub fn add(cli: &Cli, a: &AddArgs) -> CliResult {
+    let messages = match (&a.text, &a.file) {
+        (Some(t), _) if t == "-" => Messages::Text(read_input(Path::new("-"))?),
+        (Some(t), _) => Messages::Text(t.clone()),
+        (None, Some(f)) => {
+            let v = parse_json("--file", &read_input(f)?)?;
+            Messages::from_json(&v)?
+        }
+        (None, None) => return Err(Failure::usage("messages", "give a TEXT or --file")),
+    };
+    // Validate everything before loading any model.
+    messages.clone().normalize()?;
+    let scope = scope_of(&a.scope)?;
+    let metadata = a
+        .metadata
+        .as_deref()
+        .map(|s| parse_object("--metadata", s))
+        .transpose()?;
+    if let Some(m) = &metadata {
+        memlayer::store::validate_metadata(m)?;
+    }
+    let infer = a.infer || !a.no_infer;
+    let opts = AddOptions {
+        user_id: scope.user_id,
+        agent_id: scope.agent_id,
+        run_id: scope.run_id,
+        metadata,
+        infer,
+        memory_type: a.memory_type.clone(),
+        prompt: a.prompt.clone(),
+        expiration_date: a.expiration_date.clone(),
+    };
+    let mem = open(cli)?;
+    let uses_llm = infer || opts.memory_type.is_some();
+    if uses_llm {
+        load_chat(&mem)?;
+    }
+    let pb = spinner(if uses_llm {
+        "extracting facts and reconciling with memory"
+    } else {
+        "embedding and storing"
+    });
+    let t = Instant::now();
+    let r = mem.add(messages, &opts);
+    pb.finish_and_clear();
+    let r = r?;
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    if cli.json {
+        return print_json(&r);
+    }
+    if r.results.is_empty() {
+        println!("nothing changed: no new facts to remember (or all already known)");
+    } else {
+        let mut t = Table::new(vec!["EVENT", "ID", "MEMORY"]);
+        for e in &r.results {
+            t.row(vec![
+                event_name(e.event).into(),
+                e.id.clone(),
+                event_text(e),
+            ]);
+        }
+        t.print();
+    }
+    println!("{}", add_summary(&r, ms, uses_llm));
+    Ok(())
+}
+
+/// `memlayer search`.
+pub fn search(cli: &Cli, a: &SearchArgs) -> CliResult {
+    let scope = scope_of(&a.scope)?;
+    let filters = a
+        .filters
+        .as_deref()
+        .map(|s| parse_json("--filters", s))
+        .transpose()?;
+    let opts = SearchOptions {
+        user_id: scope.user_id,
+        agent_id: scope.agent_id,
+        run_id: scope.run_id,
+        filters,
+        limit: a.limit,
+        threshold: a.threshold,
+        explain: a.explain,
+        include_expired: a.include_expired,
+        ..SearchOptions::default()
+    };
+    let mem = open(cli)?;
+    let r = mem.search(&a.query, &opts)?;
+    if cli.json {
+        return print_json(&r);
+    }
+    if r.results.is_empty() {
+        println!("no memories found");
+        return Ok(());
+    }
+    let mut t = if a.explain {
+        Table::new(vec![
+            "SCORE",
+            "SEMANTIC",
+            "KEYWORD",
+            "ID",
+            "UPDATED (UTC)",
+            "MEMORY",
+        ])
+    } else {
+        Table::new(vec!["SCORE", "ID", "UPDATED (UTC)", "MEMORY"])
+    };
+    for m in &r.results {
+        let mut row = vec![format!("{:.3}", m.score.unwrap_or_default())];
+        if let Some(d) = &m.explain {
+            row.push(format!("{:.3}", d.semantic));
+            row.push(format!("{:.2}", d.keyword));
+        }
+        row.extend([m.id.clone(), short_time(&m.updated_at), one_line(&m.memory)]);
+        t.row(row);
+    }
+    t.print();
+    Ok(())
+}
+
+/// `memlayer get`.
+pub fn get(cli: &Cli, id: &str) -> CliResult {
+    let mem = open(cli)?;
+    let m = mem.get(id)?.ok_or_else(|| Failure::not_found(id))?;
+    if cli.json {
+        return print_json(&m);
+    }
+    print_item(&m);
+    Ok(())
+}
+
+/// `memlayer list`.
+pub fn list(cli: &Cli, a: &ListArgs) -> CliResult {
+    let scope = scope_of(&a.scope)?;
+    let filters = a
+        .filters
+        .as_deref()
+        .map(|s| parse_json("--filters", s))
+        .transpose()?;
+    let opts = GetAllOptions {
+        user_id: scope.user_id.clone(),
+        agent_id: scope.agent_id.clone(),
+        run_id: scope.run_id.clone(),
+        filters,
+        limit: a.limit,
+        cursor: a.cursor.clone(),
+        include_expired: a.include_expired,
+    };
+    let mem = open(cli)?;
+    let page = mem.get_all(&opts)?;
+    if cli.json {
+        return print_json(&page);
+    }
+    if page.results.is_empty() {
+        println!("no memories for {}", scope_label(&scope));
+    } else {
+        let mut t = Table::new(vec!["ID", "UPDATED (UTC)", "MEMORY"]);
+        for m in &page.results {
+            t.row(vec![
+                m.id.clone(),
+                short_time(&m.updated_at),
+                one_line(&m.memory),
+            ]);
+        }
+        t.print();
+        println!("{}", count(page.results.len() as u64, "memory", "memories"));
+    }
+    if let Some(c) = &page.next_cursor {
+        println!("more: add --cursor {c}");
+    }
+    Ok(())
+}
+
+/// `memlayer update`.
+pub fn update(cli: &Cli, a: &UpdateArgs) -> CliResult {
+    let metadata = a
+        .metadata
+        .as_deref()
+        .map(|s| parse_object("--metadata", s))
+        .transpose()?;
+    let mem = open(cli)?;
+    let m = mem.update(&a.id, a.text.as_deref(), metadata)?;
+    if cli.json {
+        return print_json(&m);
+    }
+    print_item(&m);
+    Ok(())
+}
+
+/// `memlayer delete`.
+pub fn delete(cli: &Cli, id: &str) -> CliResult {
+    let mem = open(cli)?;
+    mem.delete(id)?;
+    if cli.json {
+        return print_json(&json!({"message": "Memory deleted successfully!", "id": id.trim()}));
+    }
+    println!("deleted {} (its history is kept)", id.trim());
+    Ok(())
+}
+
+/// `memlayer delete-all`.
+pub fn delete_all(cli: &Cli, scope: &ScopeArgs, yes: bool) -> CliResult {
+    let scope = scope_of(scope)?;
+    let label = scope_label(&scope);
+    if !yes && !confirm(&format!("Delete every memory of {label}?"))? {
+        return Err(Failure::aborted("delete-all"));
+    }
+    let mem = open(cli)?;
+    let report = mem.delete_all(&scope)?;
+    if cli.json {
+        return print_json(&json!({
+            "message": "Memories deleted successfully!",
+            "deleted": report.memories,
+        }));
+    }
+    println!(
+        "deleted {} of {label}",
+        count(report.memories as u64, "memory", "memories")
+    );
+    Ok(())
+}
+
+/// `memlayer history`.
+pub fn history(cli: &Cli, id: &str) -> CliResult {
+    let mem = open(cli)?;
+    let h = mem.history(id)?;
+    if cli.json {
+        return print_json(&h);
+    }
+    print!("{}", history_table(&h, 0));
+    Ok(())
+}
+
+/// `memlayer reset`.
+pub fn reset(cli: &Cli, yes: bool) -> CliResult {
+    let path = db_path(cli)?;
+    if !yes
+        && !confirm(&format!(
+            "Delete every memory and all history in {}?",
+            path.display()
+        ))?
+    {
+        return Err(Failure::aborted("reset"));
+    }
+    let mem = open_at(&path, memory_config(cli)?)?;
+    mem.reset()?;
+    if cli.json {
+        return print_json(&json!({"message": "Memory store reset successfully!"}));
+    }
+    println!(
+        "reset {}: every memory and its history deleted",
+        path.display()
+    );
+    Ok(())
+}
+
+fn transfer_json(message: &str, s: &memlayer::store::TransferStats) -> Value {
+    json!({
+        "message": message,
+        "memories": s.memories,
+        "history": s.history,
+        "graph_nodes": s.nodes,
+        "graph_edges": s.edges,
+    })
+}
+
+/// `memlayer import`.
+pub fn import(cli: &Cli, file: &Path) -> CliResult {
+    let (reader, len): (Box<dyn Read>, Option<u64>) = if is_stdio(Some(file)) {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let f = File::open(file)
+            .map_err(|e| Failure::usage("file", format!("cannot open {}: {e}", file.display())))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    let mem = open(cli)?;
+    let pb = byte_progress("importing", len);
+    let r = mem.import_jsonl(pb.wrap_read(BufReader::new(reader)));
+    pb.finish_and_clear();
+    let stats = r?;
+    if cli.json {
+        return print_json(&transfer_json("Memories imported successfully!", &stats));
+    }
+    println!(
+        "imported {} and {}",
+        count(stats.memories, "memory", "memories"),
+        count(stats.history, "history event", "history events")
+    );
+    Ok(())
+}
+
+/// `memlayer export`.
+pub fn export(cli: &Cli, file: Option<&Path>) -> CliResult {
+    let mem = open(cli)?;
+    if is_stdio(file) {
+        let mut w = BufWriter::new(std::io::stdout().lock());
+        let stats = mem.export_jsonl(&mut w)?;
+        w.flush()
+            .map_err(|e| Failure::io("writing standard output", e))?;
+        // Standard output carries the JSONL; the summary goes to stderr.
+        if !cli.json {
+            eprintln!(
+                "exported {} and {}",
+                count(stats.memories, "memory", "memories"),
+                count(stats.history, "history event", "history events")
+            );
+        }
+        return Ok(());
+    }
+    let path = file.unwrap_or(Path::new("-"));
+    let f = File::create(path)
+        .map_err(|e| Failure::io(format!("cannot create {}", path.display()), e))?;
+    let mut w = BufWriter::new(f);
+    let stats = mem.export_jsonl(&mut w)?;
+    w.flush()
+        .map_err(|e| Failure::io(format!("writing {}", path.display()), e))?;
+    if cli.json {
+        return print_json(&transfer_json("Memories exported successfully!", &stats));
+    }
+    println!(
+        "exported {} and {} to {}",
+        count(stats.memories, "memory", "memories"),
+        count(stats.history, "history event", "history events"),
+        path.display()
+    );
+    Ok(())
+}
