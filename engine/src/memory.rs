@@ -436,13 +436,7 @@ impl Memory {
                 scope: ctx.scope.clone(),
                 vector: v,
             });
-            results.push(AddEvent {
-                id: id.to_string(),
-                memory: m.content.clone(),
-                event: Event::Add,
-                previous_memory: None,
-                superseded_by: None,
-            });
+            results.push(AddEvent::added(id, m.content.clone()));
         }
         self.commit(batch, changes)?;
         Ok(AddResult {
@@ -511,13 +505,7 @@ impl Memory {
             }],
         )?;
         Ok(AddResult {
-            results: vec![AddEvent {
-                id: id.to_string(),
-                memory: text,
-                event: Event::Add,
-                previous_memory: None,
-                superseded_by: None,
-            }],
+            results: vec![AddEvent::added(id, text)],
             stats,
         })
     }
@@ -803,13 +791,7 @@ impl Memory {
                             scope: ctx.scope.clone(),
                             vector: v,
                         });
-                        results.push(AddEvent {
-                            id: id.to_string(),
-                            memory: text,
-                            event: Event::Add,
-                            previous_memory: None,
-                            superseded_by: None,
-                        });
+                        results.push(AddEvent::added(id, text));
                     }
                     Planned::Update {
                         id,
@@ -862,13 +844,7 @@ impl Memory {
                                 vector: v,
                             });
                             superseded_by = Some(new_id.to_string());
-                            added = Some(AddEvent {
-                                id: new_id.to_string(),
-                                memory: text,
-                                event: Event::Add,
-                                previous_memory: None,
-                                superseded_by: None,
-                            });
+                            added = Some(AddEvent::added(new_id, text));
                         }
                         results.push(AddEvent {
                             id: id.to_string(),

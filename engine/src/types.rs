@@ -101,19 +101,9 @@ impl AddOptions {
     }
 }
 
-/// What happened to a memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Event {
-    /// Created.
-    #[serde(rename = "ADD")]
-    Add,
-    /// Text changed.
-    #[serde(rename = "UPDATE")]
-    Update,
-    /// Deleted (its history is kept).
-    #[serde(rename = "DELETE")]
-    Delete,
-}
+/// What happened to a memory: the store's history event kind (`ADD`,
+/// `UPDATE`, `DELETE` in JSON), so `add` results and `history` agree.
+pub use memlayer_store::HistoryKind as Event;
 
 /// One change made by `add`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -130,6 +120,19 @@ pub struct AddEvent {
     /// DELETE: id of the memory added in the same call that replaces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<String>,
+}
+
+impl AddEvent {
+    /// An ADD event.
+    pub(crate) fn added(id: uuid::Uuid, memory: String) -> Self {
+        AddEvent {
+            id: id.to_string(),
+            memory,
+            event: Event::Add,
+            previous_memory: None,
+            superseded_by: None,
+        }
+    }
 }
 
 /// Counters of one `add` call (not part of the JSON response).
