@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! ann-bench worker   --engine ours|hnsw_rs --data DIR [--m 16] [--efc 200] [--queries N]
+//!                    [--cache FILE]   (ours: load the graph from FILE, or build and save it)
 //! ann-bench filtered --data DIR [--queries N] [--labels]
 //! ann-bench churn    --data DIR [--queries N] [--ef 64]
 //! ann-bench snapshot --data DIR
@@ -237,7 +238,17 @@ fn worker(args: &Args) -> Res<()> {
             ["build"] => {
                 let t = Instant::now();
                 engine = match engine_name.as_str() {
-                    "ours" => Engine::Ours(Box::new(build_ours(&data, m, efc)?)),
+                    "ours" => Engine::Ours(Box::new(match args.get("cache") {
+                        // Tuning loop only: reuse a saved graph so search
+                        // changes can be timed without a rebuild.
+                        Some(p) if Path::new(p).exists() => HnswIndex::load(p)?.0,
+                        Some(p) => {
+                            let idx = build_ours(&data, m, efc)?;
+                            idx.save(p, 0)?;
+                            idx
+                        }
+                        None => build_ours(&data, m, efc)?,
+                    })),
                     "hnsw_rs" => {
                         let h = hnsw_rs::hnsw::Hnsw::<f32, hnsw_rs::prelude::DistL2>::new(
                             m,

@@ -19,6 +19,10 @@ pub(crate) const NONE: u32 = u32::MAX;
 pub(crate) const MAX_LEVEL: usize = 15;
 /// Batches at least this large are inserted in parallel.
 const PARALLEL_MIN: usize = 256;
+/// How many neighbours ahead a beam search prefetches rows.
+const PREFETCH_AHEAD: usize = 2;
+/// How many 64-byte lines of a row are prefetched.
+const PREFETCH_LINES: usize = 8;
 
 /// Construction and search parameters of an [`HnswIndex`].
 ///
@@ -371,6 +375,16 @@ impl Graph {
         self.indeg.get(node as usize).map_or(0, |c| c.load(Relaxed))
     }
 
+    /// Prefetches the first cache lines of a stored row (the hardware
+    /// prefetcher follows the rest of a long row).
+    #[inline(always)]
+    fn prefetch_row(&self, node: u32) {
+        let row = self.rows.row(node as usize);
+        for line in row.chunks(16).take(PREFETCH_LINES) {
+            prefetch(line);
+        }
+    }
+
     #[inline(always)]
     fn dist_q(&self, q: &[f32], node: u32) -> f32 {
         distance(&self.kernels, self.metric, q, self.rows.row(node as usize))
@@ -452,16 +466,16 @@ impl Graph {
                 break;
             }
             self.neighbors_into(c.id, layer, nbrs);
-            if let Some(&first) = nbrs.first() {
-                prefetch(self.rows.row(first as usize));
+            // Drop visited neighbours first so the prefetches below only
+            // fetch rows whose distance will really be computed.
+            nbrs.retain(|&nb| visited.insert(nb));
+            for &nb in nbrs.iter().take(PREFETCH_AHEAD) {
+                self.prefetch_row(nb);
             }
             for i in 0..nbrs.len() {
                 let nb = nbrs[i];
-                if let Some(&next) = nbrs.get(i + 1) {
-                    prefetch(self.rows.row(next as usize));
-                }
-                if !visited.insert(nb) {
-                    continue;
+                if let Some(&next) = nbrs.get(i + PREFETCH_AHEAD) {
+                    self.prefetch_row(next);
                 }
                 let d = self.dist_q(q, nb);
                 *evals += 1;
