@@ -154,3 +154,70 @@ fn infer_true_with_smollm2_yields_valid_events_and_searchable_facts() {
     }
     assert!(mem.store().verify().unwrap().is_ok());
 }
+
+/// Graph memory on SmolLM2: the pipeline runs end to end, every graph answer
+/// is schema-valid (nothing dropped as unusable), what it stored is
+/// normalised, and search / get_all / traversal return it.
+#[test]
+fn graph_memory_with_smollm2_yields_schema_valid_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = Memory::builder(dir.path().join("m.redb"))
+        .config(MemoryConfig {
+            durability: memlayer::Durability::None,
+            graph: true,
+            ..MemoryConfig::default()
+        })
+        .embedder(minilm())
+        .chat(smollm())
+        .open()
+        .expect("open");
+    let opts = AddOptions::user("bob");
+    let mut relation_calls = 0;
+    for turn in [
+        "My sister Lena lives in Porto and she works as a teacher.",
+        "I have a dog named Rex and I love hiking in the Alps.",
+        "Lena moved from Porto to Madrid last year.",
+    ] {
+        let r = mem.add(vec![Message::user(turn)], &opts).expect("add");
+        let g = r.relations.expect("graph on: relations field present");
+        assert!(r.stats.llm_calls >= 2, "fact + graph extraction calls");
+        assert_eq!(
+            r.stats.graph_unusable_answers, 0,
+            "constrained answers parse"
+        );
+        relation_calls += 1;
+        for x in g.added_entities.iter().chain(&g.deleted_entities) {
+            for name in [&x.source, &x.destination] {
+                assert!(!name.is_empty() && !name.contains(' ') && *name == name.to_lowercase());
+            }
+            assert!(!x.relationship.is_empty() && !x.relationship.contains(' '));
+        }
+    }
+    assert_eq!(relation_calls, 3);
+    let rels = mem
+        .relations(&memlayer::Scope::user("bob"), true)
+        .expect("relations");
+    eprintln!("SmolLM2 graph: {} relations", rels.len());
+    for r in &rels {
+        eprintln!(
+            "  {} -{}-> {} (valid {})",
+            r.source, r.relationship, r.destination, r.valid
+        );
+    }
+    let hits = mem
+        .search("Where does Lena live?", &SearchOptions::user("bob"))
+        .expect("search");
+    assert!(hits.relations.is_some());
+    let page = mem.get_all(&GetAllOptions::user("bob")).expect("get_all");
+    assert_eq!(
+        page.relations.expect("relations").len(),
+        rels.iter().filter(|r| r.valid).count()
+    );
+    if let Some(r) = rels.first() {
+        assert!(
+            !mem.neighbors(&r.source, 1, &memlayer::Scope::user("bob"))
+                .expect("neighbors")
+                .is_empty()
+        );
+    }
+}

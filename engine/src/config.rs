@@ -42,9 +42,48 @@ pub struct MemoryConfig {
     pub reconcile: ReconcileConfig,
     /// Commit durability.
     pub durability: Durability,
-    /// Graph memory (entities and relations). Not available in this
-    /// version: `true` is refused at open with a validation error.
+    /// Graph memory (entities and relations, see [`GraphConfig`]): when
+    /// true, `add(infer=true)` also extracts a graph and `search` returns
+    /// `relations`. Default false.
     pub graph: bool,
+    /// Graph-memory settings (used when `graph` is true).
+    pub graph_options: GraphConfig,
+}
+
+/// Graph-memory settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphConfig {
+    /// A new entity merges with an existing node of the scope when their
+    /// name embeddings have at least this cosine (names equal after
+    /// normalisation always merge). Chosen on `tests/scenarios/entity_pairs.json`.
+    pub merge_threshold: f32,
+    /// A query word or word pair recognises an entity when their embeddings
+    /// have at least this cosine (exact name matches always count).
+    pub query_match_threshold: f32,
+    /// Show existing relations of the extracted entities to the model, which
+    /// may mark contradicted ones invalid (one more LLM call when any exist).
+    pub check_outdated: bool,
+    /// Most existing relations shown to that check (most recent first).
+    pub max_outdated_candidates: usize,
+    /// Replaces the built-in extraction prompt (and its examples).
+    pub extraction_prompt: Option<String>,
+    /// Weight of the BM25 score of the triple text in relation ranking; the
+    /// rest is the entity-match similarity.
+    pub keyword_weight: f32,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        GraphConfig {
+            merge_threshold: 0.9,
+            query_match_threshold: 0.75,
+            check_outdated: true,
+            max_outdated_candidates: 20,
+            extraction_prompt: None,
+            keyword_weight: 0.5,
+        }
+    }
 }
 
 impl Default for MemoryConfig {
@@ -59,6 +98,7 @@ impl Default for MemoryConfig {
             reconcile: ReconcileConfig::default(),
             durability: Durability::default(),
             graph: false,
+            graph_options: GraphConfig::default(),
         }
     }
 }
@@ -289,10 +329,23 @@ impl MemoryConfig {
         if self.llm.max_tokens == 0 {
             return Err(MemoryError::invalid("llm.max_tokens", "must be > 0"));
         }
-        if self.graph {
+        let g = &self.graph_options;
+        for (name, v) in [
+            ("graph_options.merge_threshold", g.merge_threshold),
+            (
+                "graph_options.query_match_threshold",
+                g.query_match_threshold,
+            ),
+            ("graph_options.keyword_weight", g.keyword_weight),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(MemoryError::invalid(name, "must be in 0..=1"));
+            }
+        }
+        if !(1..=200).contains(&g.max_outdated_candidates) {
             return Err(MemoryError::invalid(
-                "graph",
-                "graph memory is not available in this version; set graph = false",
+                "graph_options.max_outdated_candidates",
+                "must be in 1..=200",
             ));
         }
         self.hnsw_params().validate()?;

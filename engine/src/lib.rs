@@ -34,6 +34,8 @@
 mod async_memory;
 mod config;
 mod error;
+mod graph;
+pub mod graph_llm;
 pub mod llm_output;
 mod memory;
 mod messages;
@@ -45,9 +47,11 @@ mod vectors;
 #[cfg(feature = "tokio")]
 pub use async_memory::AsyncMemory;
 pub use config::{
-    Durability, IndexConfig, LlmConfig, MemoryConfig, PromptConfig, ReconcileConfig, SearchConfig,
+    Durability, GraphConfig, IndexConfig, LlmConfig, MemoryConfig, PromptConfig, ReconcileConfig,
+    SearchConfig,
 };
 pub use error::{ErrorCode, MemoryError, Result};
+pub use graph::{GraphChanges, Relation, RelationRecord};
 pub use memory::{Memory, MemoryBuilder};
 pub use messages::{MAX_MESSAGE_BYTES, MAX_MESSAGES, MAX_TOTAL_BYTES, Message, Messages};
 pub use types::{

@@ -8,9 +8,9 @@ use memlayer_models::{
     BertEmbedder, ChatMessage, ChatModel, Completion, Embedder, EmbedderConfig, GenerateOptions,
 };
 use memlayer_store::{
-    DeleteAllReport, DurabilityMode, Filter, HistoryEvent, ListOptions, Memory as Record,
-    MemoryUpdate, NewMemory, Scope, ScopeKind, Store, StoreConfig, Timestamp, TransferStats,
-    WriteBatch, filter,
+    DeleteAllReport, DurabilityMode, EdgeUpsert, Filter, HistoryEvent, ListOptions,
+    Memory as Record, MemoryUpdate, NewMemory, NodeUpsert, Scope, ScopeKind, Store, StoreConfig,
+    Timestamp, TransferStats, WriteBatch, filter,
 };
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
@@ -18,6 +18,8 @@ use uuid::Uuid;
 
 use crate::config::{Durability, MemoryConfig};
 use crate::error::{MemoryError, Result};
+use crate::graph::{self, GraphCache, GraphChanges, Relation, RelationRecord};
+use crate::graph_llm;
 use crate::llm_output::{self, Candidate, Decision};
 use crate::messages::{MAX_MESSAGE_BYTES, Message, Messages, transcript};
 use crate::prompts::{self, FactSubject};
@@ -39,6 +41,8 @@ struct Inner {
     /// Serialises commits and the index updates that follow them.
     write: Mutex<()>,
     path: PathBuf,
+    /// Per-scope graph nodes and their embedding index.
+    graph_cache: GraphCache,
 }
 
 impl Drop for Inner {
@@ -167,6 +171,7 @@ impl MemoryBuilder {
                 config: self.config,
                 write: Mutex::new(()),
                 path: self.path,
+                graph_cache: GraphCache::default(),
             }),
         })
     }
@@ -442,6 +447,7 @@ impl Memory {
         Ok(AddResult {
             results,
             stats: AddStats::default(),
+            relations: None,
         })
     }
 
@@ -507,6 +513,7 @@ impl Memory {
         Ok(AddResult {
             results: vec![AddEvent::added(id, text)],
             stats,
+            relations: None,
         })
     }
 
@@ -551,11 +558,15 @@ impl Memory {
             });
         }
         stats.facts = facts.len();
+        // Graph extraction reads the same messages; its changes join the
+        // memories' write batch below.
+        let graph_plan = if self.inner.config.graph {
+            self.graph_plan(&text, ctx, subject == FactSubject::Agent, &mut stats)?
+        } else {
+            None
+        };
         if facts.is_empty() {
-            return Ok(AddResult {
-                results: Vec::new(),
-                stats,
-            });
+            return self.commit_graph_only(graph_plan, stats);
         }
         let refs: Vec<&str> = facts.iter().map(String::as_str).collect();
         let fact_vecs = self.inner.embedder.embed_batch(&refs)?;
@@ -724,10 +735,7 @@ impl Memory {
                 }
             }
             if plan.is_empty() {
-                return Ok(AddResult {
-                    results: Vec::new(),
-                    stats,
-                });
+                return self.commit_graph_only(graph_plan, stats);
             }
             // (2') Embed texts the model wrote that are not extracted facts.
             let mut vec_of: HashMap<String, Vec<f32>> = facts
@@ -857,14 +865,320 @@ impl Memory {
                     }
                 }
             }
+            let relations = match &graph_plan {
+                Some(gp) => Some(self.apply_graph(gp, &mut batch, &results, &mut stats)?),
+                None => self.inner.config.graph.then(GraphChanges::default),
+            };
             self.commit_locked(batch, changes)?;
-            return Ok(AddResult { results, stats });
+            if graph_plan.is_some() {
+                self.inner.graph_cache.invalidate();
+            }
+            return Ok(AddResult {
+                results,
+                stats,
+                relations,
+            });
         }
         // Unreachable in practice: the second attempt always commits.
         Ok(AddResult {
             results: Vec::new(),
             stats,
+            relations: None,
         })
+    }
+
+    /// Commits only the graph changes of an `add` that changed no memory.
+    fn commit_graph_only(&self, plan: Option<GraphPlan>, mut stats: AddStats) -> Result<AddResult> {
+        let Some(gp) = plan else {
+            return Ok(AddResult {
+                results: Vec::new(),
+                stats,
+                relations: self.inner.config.graph.then(GraphChanges::default),
+            });
+        };
+        let _w = self.inner.write.lock();
+        let mut batch = WriteBatch::new();
+        let rel = self.apply_graph(&gp, &mut batch, &[], &mut stats)?;
+        self.commit_locked(batch, Vec::new())?;
+        self.inner.graph_cache.invalidate();
+        Ok(AddResult {
+            results: Vec::new(),
+            stats,
+            relations: Some(rel),
+        })
+    }
+
+    /// Graph extraction, entity resolution and the outdated-relation check
+    /// (LLM calls; no lock held). `None`: nothing to write.
+    fn graph_plan(
+        &self,
+        text: &str,
+        ctx: &AddCtx,
+        agent_subject: bool,
+        stats: &mut AddStats,
+    ) -> Result<Option<GraphPlan>> {
+        let g = &self.inner.config.graph_options;
+        let m = graph_llm::extraction_messages(text, g.extraction_prompt.as_deref());
+        let out = self.generate(&m, graph_llm::extraction_schema(), stats)?;
+        let mut x = match graph_llm::parse_extraction(&out) {
+            Ok(x) => x,
+            Err(e) => {
+                stats.graph_unusable_answers += 1;
+                tracing::warn!(error = %e, "dropped an unusable graph extraction");
+                return Ok(None);
+            }
+        };
+        stats.graph_dropped += x.dropped;
+        if self.inner.config.reconcile.require_grounding {
+            // Entities must occur in the conversation (small models copy
+            // the prompt's examples); the speaker always does.
+            let before = x.relations.len();
+            x.relations.retain(|r| {
+                [&r.source, &r.destination].iter().all(|n| {
+                    graph::is_self_word(&graph_llm::normalize_entity(n))
+                        || llm_output::is_grounded(n, text)
+                })
+            });
+            stats.graph_dropped += before - x.relations.len();
+        }
+        if x.relations.is_empty() {
+            return Ok(None);
+        }
+        let scope = &ctx.scope;
+        let me = graph::self_name(scope, agent_subject);
+        let me_display = if agent_subject {
+            scope.agent_id.clone().or_else(|| scope.user_id.clone())
+        } else {
+            scope.user_id.clone().or_else(|| scope.agent_id.clone())
+        }
+        .or_else(|| scope.run_id.clone());
+        // Extracted name → (key, display); the speaker maps to the scope id.
+        let key_of = |name: &str| -> (String, String) {
+            let k = graph_llm::normalize_entity(name);
+            match (&me, graph::is_self_word(&k)) {
+                (Some(me), true) => (me.clone(), me_display.clone().unwrap_or_else(|| me.clone())),
+                _ => (k, name.trim().to_string()),
+            }
+        };
+        let mut types: HashMap<String, String> = HashMap::new();
+        for e in &x.entities {
+            types.insert(key_of(&e.name).0, e.entity_type.clone());
+        }
+        let mut names: Vec<(String, String)> = Vec::new();
+        for r in &x.relations {
+            for n in [&r.source, &r.destination] {
+                let kd = key_of(n);
+                if !names.iter().any(|(k, _)| *k == kd.0) {
+                    names.push(kd);
+                }
+            }
+        }
+        let snap = self.inner.store.snapshot()?;
+        let sg = self
+            .inner
+            .graph_cache
+            .get(&snap, scope, self.inner.embedder.dims())?;
+        // Resolve: same normalised name, else embedding cosine ≥ threshold
+        // (against stored nodes, then against nodes new in this call).
+        let unknown: Vec<usize> = (0..names.len())
+            .filter(|&i| !sg.by_name.contains_key(&names[i].0))
+            .collect();
+        let displays: Vec<&str> = unknown.iter().map(|&i| names[i].1.as_str()).collect();
+        let vecs = if displays.is_empty() {
+            Vec::new()
+        } else {
+            self.inner.embedder.embed_batch(&displays)?
+        };
+        let mut resolved: HashMap<String, String> = HashMap::new();
+        let mut nodes = Vec::new();
+        let mut fresh: Vec<(String, Vec<f32>)> = Vec::new();
+        for (i, (key, shown)) in names.iter().enumerate() {
+            if sg.by_name.contains_key(key) {
+                resolved.insert(key.clone(), key.clone());
+                continue;
+            }
+            let Some(v) = unknown
+                .iter()
+                .position(|&u| u == i)
+                .and_then(|p| vecs.get(p))
+            else {
+                continue;
+            };
+            let is_me = me.as_deref() == Some(key.as_str());
+            let best = if is_me {
+                None
+            } else {
+                sg.similar(v, 1, g.merge_threshold)
+                    .first()
+                    .map(|&(j, _)| sg.nodes[j].name.clone())
+                    .or_else(|| {
+                        fresh
+                            .iter()
+                            .find(|(_, w)| memlayer_models::cosine(v, w) >= g.merge_threshold)
+                            .map(|(n, _)| n.clone())
+                    })
+            };
+            match best {
+                Some(target) => {
+                    stats.graph_merged_by_embedding += 1;
+                    tracing::debug!(entity = %shown, into = %target, "merged an entity by embedding");
+                    resolved.insert(key.clone(), target);
+                }
+                None => {
+                    resolved.insert(key.clone(), key.clone());
+                    fresh.push((key.clone(), v.clone()));
+                    nodes.push(NodeUpsert {
+                        scope: scope.clone(),
+                        name: key.clone(),
+                        display_name: Some(shown.clone()),
+                        node_type: Some(
+                            types
+                                .get(key)
+                                .cloned()
+                                .unwrap_or_else(|| "entity".to_string()),
+                        ),
+                        embedding: Some(v.clone()),
+                    });
+                }
+            }
+        }
+        let mut edges: Vec<(String, String, String)> = Vec::new();
+        for r in &x.relations {
+            let (Some(s), Some(d)) = (
+                resolved.get(&key_of(&r.source).0),
+                resolved.get(&key_of(&r.destination).0),
+            ) else {
+                continue;
+            };
+            let t = (s.clone(), r.relationship.clone(), d.clone());
+            if s == d {
+                // A self-loop after resolution (e.g. "I -is-> me").
+                stats.graph_dropped += 1;
+            } else if !edges.contains(&t) {
+                edges.push(t);
+            }
+        }
+        if edges.is_empty() {
+            return Ok(None);
+        }
+        // Existing relations of the entities involved may now be outdated.
+        let mut outdated = Vec::new();
+        if g.check_outdated {
+            let mut seen = std::collections::HashSet::new();
+            let mut existing = Vec::new();
+            for (s, _, d) in &edges {
+                for n in [s, d] {
+                    if !sg.by_name.contains_key(n) || !seen.insert(n.clone()) {
+                        continue;
+                    }
+                    for e in snap.graph_neighbors(scope, n, false)? {
+                        let t = (
+                            e.source.clone(),
+                            e.relationship.clone(),
+                            e.destination.clone(),
+                        );
+                        if !edges.contains(&t) && !existing.iter().any(|(x, _)| *x == t) {
+                            existing.push((t, e.updated_at));
+                        }
+                    }
+                }
+            }
+            existing.sort_by(|a, b| b.1.cmp(&a.1));
+            existing.truncate(g.max_outdated_candidates);
+            if !existing.is_empty() {
+                let display = |n: &str| {
+                    sg.by_name
+                        .get(n)
+                        .map(|&i| sg.nodes[i].display_name.clone())
+                        .or_else(|| {
+                            names
+                                .iter()
+                                .find(|(k, _)| resolved.get(k).map(String::as_str) == Some(n))
+                                .map(|(_, d)| d.clone())
+                        })
+                        .unwrap_or_else(|| n.to_string())
+                };
+                let show = |(s, r, d): &(String, String, String)| {
+                    graph::render(&display(s), r, &display(d))
+                };
+                let shown: Vec<String> = existing.iter().map(|(t, _)| show(t)).collect();
+                let new: Vec<String> = edges.iter().map(show).collect();
+                let m = graph_llm::update_messages(&shown, text, &new);
+                let out = self.generate(&m, graph_llm::outdated_schema(shown.len()), stats)?;
+                match graph_llm::parse_outdated(&out, shown.len()) {
+                    Ok((ids, dropped)) => {
+                        stats.graph_dropped += dropped;
+                        outdated.extend(ids.into_iter().map(|i| existing[i].0.clone()));
+                    }
+                    Err(e) => {
+                        stats.graph_unusable_answers += 1;
+                        tracing::warn!(error = %e, "dropped an unusable outdated-relation answer");
+                    }
+                }
+            }
+        }
+        Ok(Some(GraphPlan {
+            scope: scope.clone(),
+            nodes,
+            edges,
+            outdated,
+        }))
+    }
+
+    /// Adds a graph plan to `batch` (caller holds the writer lock). Each
+    /// relation records the memory of this `add` whose text shares the most
+    /// words with it as provenance. Outdated relations still valid now are
+    /// invalidated (soft delete).
+    fn apply_graph(
+        &self,
+        gp: &GraphPlan,
+        batch: &mut WriteBatch,
+        results: &[AddEvent],
+        stats: &mut AddStats,
+    ) -> Result<GraphChanges> {
+        let mut ch = GraphChanges::default();
+        for n in &gp.nodes {
+            batch.upsert_node(n.clone());
+        }
+        let written: Vec<(&AddEvent, std::collections::HashSet<String>)> = results
+            .iter()
+            .filter(|e| matches!(e.event, Event::Add | Event::Update))
+            .map(|e| (e, graph::word_set(&e.memory)))
+            .collect();
+        for (s, r, d) in &gp.edges {
+            let tw = graph::word_set(&format!("{s} {r} {d}").replace('_', " "));
+            let best = written
+                .iter()
+                .map(|(e, w)| (e, w.intersection(&tw).count()))
+                .max_by_key(|&(_, c)| c)
+                .filter(|&(_, c)| c > 0)
+                .map(|(e, _)| *e)
+                .or_else(|| written.first().map(|(e, _)| *e));
+            batch.upsert_edge(EdgeUpsert {
+                scope: gp.scope.clone(),
+                source: s.clone(),
+                relationship: r.clone(),
+                destination: d.clone(),
+                memory_id: best.and_then(|e| Uuid::parse_str(&e.id).ok()),
+            });
+            ch.added_entities.push(Relation::new(s, r, d));
+        }
+        stats.graph_relations += gp.edges.len();
+        if !gp.outdated.is_empty() {
+            let snap = self.inner.store.snapshot()?;
+            for (s, r, d) in &gp.outdated {
+                let still = snap
+                    .graph_neighbors(&gp.scope, s, false)?
+                    .iter()
+                    .any(|e| e.relationship == *r && e.destination == *d && e.source == *s);
+                if still {
+                    batch.invalidate_edge(gp.scope.clone(), s, r, d);
+                    ch.deleted_entities.push(Relation::new(s, r, d));
+                    stats.graph_invalidated += 1;
+                }
+            }
+        }
+        Ok(ch)
     }
 
     /// Hybrid search in a scope (see [`crate::search`] for the ranking).
@@ -976,7 +1290,13 @@ impl Memory {
                     .total_cmp(&a.1.rerank.unwrap_or(f32::MIN))
             });
         }
+        let relations = if self.inner.config.graph {
+            Some(self.graph_search(query, &qv, &validated_scope(&opts.scope())?, limit)?)
+        } else {
+            None
+        };
         Ok(SearchResult {
+            relations,
             results: hits
                 .into_iter()
                 .map(|(m, d)| {
@@ -1033,10 +1353,189 @@ impl Memory {
                 break;
             }
         }
+        let relations = if self.inner.config.graph && opts.cursor.is_none() {
+            let snap = self.inner.store.snapshot()?;
+            Some(
+                snap.graph_edges(&scope, false)?
+                    .iter()
+                    .map(|e| Relation::new(&e.source, &e.relationship, &e.destination))
+                    .collect(),
+            )
+        } else {
+            None
+        };
         Ok(MemoryPage {
             results,
             next_cursor: cursor,
+            relations,
         })
+    }
+
+    /// Relations of the entities recognised in `query` (exact name n-grams,
+    /// speaker words, and embedding matches of the query's content words),
+    /// their valid edges at depth 1, ranked by
+    /// `w·BM25(triple text) + (1−w)·entity similarity`.
+    fn graph_search(
+        &self,
+        query: &str,
+        qv: &[f32],
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<Relation>> {
+        let g = &self.inner.config.graph_options;
+        let snap = self.inner.store.snapshot()?;
+        let sg = self
+            .inner
+            .graph_cache
+            .get(&snap, scope, self.inner.embedder.dims())?;
+        if sg.nodes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sim: HashMap<usize, f32> = HashMap::new();
+        let mut bump = |i: usize, s: f32| {
+            let e = sim.entry(i).or_insert(0.0);
+            *e = e.max(s);
+        };
+        for ng in graph::query_ngrams(query) {
+            if let Some(&i) = sg.by_name.get(&ng) {
+                bump(i, 1.0);
+            }
+            if graph::is_self_word(&ng)
+                && let Some(me) = graph::self_name(scope, false)
+                && let Some(&i) = sg.by_name.get(&me)
+            {
+                bump(i, 1.0);
+            }
+        }
+        for (i, cos) in sg.similar(qv, 3, g.query_match_threshold) {
+            bump(i, cos);
+        }
+        let terms = graph::query_terms(query, 8);
+        if !terms.is_empty() {
+            let refs: Vec<&str> = terms.iter().map(String::as_str).collect();
+            for v in self.inner.embedder.embed_batch(&refs)? {
+                for (i, cos) in sg.similar(&v, 2, g.query_match_threshold) {
+                    bump(i, cos);
+                }
+            }
+        }
+        let mut matched: Vec<(usize, f32)> = sim.into_iter().collect();
+        matched.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        matched.truncate(10);
+        let node_sim: HashMap<&str, f32> = matched
+            .iter()
+            .map(|&(i, s)| (sg.nodes[i].name.as_str(), s))
+            .collect();
+        let mut edges = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for &(i, _) in &matched {
+            for e in snap.graph_neighbors(scope, &sg.nodes[i].name, false)? {
+                if seen.insert((
+                    e.source.clone(),
+                    e.relationship.clone(),
+                    e.destination.clone(),
+                )) {
+                    edges.push(e);
+                }
+            }
+        }
+        let docs: Vec<String> = edges
+            .iter()
+            .map(|e| format!("{} {} {}", e.source, e.relationship, e.destination).replace('_', " "))
+            .collect();
+        let bm = graph::bm25_norm(query, &docs);
+        let mut out: Vec<Relation> = edges
+            .iter()
+            .zip(bm)
+            .map(|(e, b)| {
+                let es = node_sim
+                    .get(e.source.as_str())
+                    .copied()
+                    .unwrap_or(0.0)
+                    .max(node_sim.get(e.destination.as_str()).copied().unwrap_or(0.0));
+                let mut r = Relation::new(&e.source, &e.relationship, &e.destination);
+                r.score = Some(g.keyword_weight * b + (1.0 - g.keyword_weight) * es);
+                r
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.score
+                .unwrap_or(0.0)
+                .total_cmp(&a.score.unwrap_or(0.0))
+                .then_with(|| a.source.cmp(&b.source))
+                .then_with(|| a.relationship.cmp(&b.relationship))
+                .then_with(|| a.destination.cmp(&b.destination))
+        });
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// The relations stored for exactly this scope, with their history
+    /// (creation, invalidation, provenance); invalid ones too when
+    /// `include_invalid`.
+    pub fn relations(&self, scope: &Scope, include_invalid: bool) -> Result<Vec<RelationRecord>> {
+        let scope = validated_scope(scope)?;
+        let snap = self.inner.store.snapshot()?;
+        Ok(snap
+            .graph_edges(&scope, include_invalid)?
+            .into_iter()
+            .map(RelationRecord::from)
+            .collect())
+    }
+
+    /// Valid relations within `depth` hops (1..=4) of `entity` in a scope,
+    /// both directions, breadth first (at most 1000). `entity` is matched by
+    /// normalised name; `me` / `I` / `user` mean the scope's own id.
+    pub fn neighbors(
+        &self,
+        entity: &str,
+        depth: usize,
+        scope: &Scope,
+    ) -> Result<Vec<RelationRecord>> {
+        let scope = validated_scope(scope)?;
+        if !(1..=4).contains(&depth) {
+            return Err(MemoryError::invalid("depth", "must be in 1..=4"));
+        }
+        let start = graph::resolve_query_entity(&scope, check_text(entity, "entity")?.as_str());
+        let snap = self.inner.store.snapshot()?;
+        if snap.graph_node(&scope, &start)?.is_none() {
+            return Err(MemoryError::NotFound {
+                id: format!("entity `{entity}`"),
+            });
+        }
+        Ok(
+            graph::neighbourhood(&snap, &scope, &start, depth, false, 1000)?
+                .into_iter()
+                .map(RelationRecord::from)
+                .collect(),
+        )
+    }
+
+    /// Paths of valid relations (either direction) between two entities of
+    /// a scope, at most `max_depth` (1..=6) edges long, shortest first (at
+    /// most 50): multi-hop questions such as "how is Tom related to Dublin?".
+    pub fn paths(
+        &self,
+        from: &str,
+        to: &str,
+        max_depth: usize,
+        scope: &Scope,
+    ) -> Result<Vec<Vec<Relation>>> {
+        let scope = validated_scope(scope)?;
+        if !(1..=6).contains(&max_depth) {
+            return Err(MemoryError::invalid("max_depth", "must be in 1..=6"));
+        }
+        let a = graph::resolve_query_entity(&scope, check_text(from, "from")?.as_str());
+        let b = graph::resolve_query_entity(&scope, check_text(to, "to")?.as_str());
+        let snap = self.inner.store.snapshot()?;
+        for (n, raw) in [(&a, from), (&b, to)] {
+            if snap.graph_node(&scope, n)?.is_none() {
+                return Err(MemoryError::NotFound {
+                    id: format!("entity `{raw}`"),
+                });
+            }
+        }
+        graph::find_paths(&snap, &scope, &a, &b, max_depth, 50)
     }
 
     /// Changes a memory's text (re-embedded) and/or merges metadata
@@ -1083,6 +1582,11 @@ impl Memory {
     pub fn delete(&self, memory_id: &str) -> Result<()> {
         let id = parse_id(memory_id)?;
         let mut batch = WriteBatch::new();
+        // Relations the memory produced stay; their provenance records the
+        // deletion (same batch).
+        if let Some(m) = self.inner.store.get(id)? {
+            batch.retract_provenance(m.scope.clone(), id);
+        }
         batch.delete(id);
         self.commit(batch, vec![Change::Delete { id }])
     }
@@ -1092,7 +1596,9 @@ impl Memory {
         let scope = validated_scope(scope)?;
         let _w = self.inner.write.lock();
         let ids = self.inner.vectors.scope_ids(&scope);
-        let report = self.inner.store.delete_all(&scope)?;
+        let report = self.inner.store.delete_all(&scope);
+        self.inner.graph_cache.invalidate();
+        let report = report?;
         let seq = self.inner.store.commit_seq()?;
         self.inner.vectors.apply(
             seq,
@@ -1115,7 +1621,9 @@ impl Memory {
     /// Deletes everything (memories, history, graph) and the index.
     pub fn reset(&self) -> Result<()> {
         let _w = self.inner.write.lock();
-        let info = self.inner.store.reset()?;
+        let info = self.inner.store.reset();
+        self.inner.graph_cache.invalidate();
+        let info = info?;
         self.inner.vectors.clear(info.seq)?;
         self.inner.vectors.remove_snapshot();
         Ok(())
@@ -1146,7 +1654,9 @@ impl Memory {
     /// Imports a JSONL export in one transaction, then rebuilds the index.
     pub fn import_jsonl(&self, r: impl std::io::BufRead) -> Result<TransferStats> {
         let _w = self.inner.write.lock();
-        let stats = self.inner.store.import_jsonl(r)?;
+        let stats = self.inner.store.import_jsonl(r);
+        self.inner.graph_cache.invalidate();
+        let stats = stats?;
         self.inner.vectors.rebuild(&self.inner.store)?;
         Ok(stats)
     }
@@ -1155,6 +1665,14 @@ impl Memory {
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
+}
+
+/// Graph changes planned outside the writer lock.
+struct GraphPlan {
+    scope: Scope,
+    nodes: Vec<NodeUpsert>,
+    edges: Vec<(String, String, String)>,
+    outdated: Vec<(String, String, String)>,
 }
 
 struct AddCtx {

@@ -163,13 +163,28 @@ pub struct AddStats {
     pub conflict_retries: u32,
     /// Decisions skipped because their memory changed twice.
     pub skipped_conflicts: usize,
+    /// Graph: relations written (new or re-asserted).
+    pub graph_relations: usize,
+    /// Graph: extracted entities merged into an existing node by embedding.
+    pub graph_merged_by_embedding: usize,
+    /// Graph: relations invalidated as outdated.
+    pub graph_invalidated: usize,
+    /// Graph: extracted items or outdated ids dropped by validation
+    /// (self-loops, empty or over-long names, ids never shown).
+    pub graph_dropped: usize,
+    /// Graph: whole answers that were not usable JSON (graph step skipped).
+    pub graph_unusable_answers: usize,
 }
 
-/// Response of `add`: `{"results": [...]}`.
+/// Response of `add`: `{"results": [...]}` (+ `"relations"` when graph
+/// memory is on).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AddResult {
     /// The changes, in order.
     pub results: Vec<AddEvent>,
+    /// Graph changes (graph memory on and `infer` true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relations: Option<crate::graph::GraphChanges>,
     /// Counters (not serialised).
     #[serde(skip)]
     pub stats: AddStats,
@@ -327,11 +342,15 @@ impl SearchOptions {
     }
 }
 
-/// Response of `search`: `{"results": [...]}`.
+/// Response of `search`: `{"results": [...]}` (+ `"relations"` when graph
+/// memory is on).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SearchResult {
     /// Hits, best first.
     pub results: Vec<MemoryItem>,
+    /// Relations of the entities recognised in the query, best first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relations: Option<Vec<crate::graph::Relation>>,
 }
 
 /// Options of [`crate::Memory::get_all`].
@@ -379,6 +398,9 @@ pub struct MemoryPage {
     /// Cursor of the next page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// The scope's valid relations (graph memory on, first page only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relations: Option<Vec<crate::graph::Relation>>,
 }
 
 /// A reranker: scores `documents` for `query`, higher is better (one score

@@ -4,6 +4,10 @@ use memlayer::llm_output::{
     Candidate, Decision, MAX_FACTS, MAX_TEXT_CHARS, parse_decisions, parse_facts,
     parse_procedural,
 };
+use memlayer::graph_llm::{
+    MAX_GRAPH_ITEMS, MAX_GRAPH_NAME, normalize_entity, normalize_relationship, parse_extraction,
+    parse_outdated,
+};
 use memlayer::{MAX_MESSAGE_BYTES, MAX_TOTAL_BYTES, Messages};
 
 /// Arbitrary bytes as JSON messages: `Messages::from_json` + `normalize`
@@ -93,5 +97,26 @@ pub fn check_llm_output(data: &[u8]) {
     }
     if let Ok(p) = parse_procedural(&text) {
         assert!(p.starts_with("Task: ") && p.contains("\n1. "));
+    }
+    // Graph answers: bounded, normalised, no self-loops, no duplicates;
+    // outdated ids only among the `n % 8` shown relations.
+    if let Ok(x) = parse_extraction(&text) {
+        assert!(x.entities.len() <= MAX_GRAPH_ITEMS && x.relations.len() <= MAX_GRAPH_ITEMS);
+        let mut seen = std::collections::HashSet::new();
+        for r in &x.relations {
+            let (s, d) = (normalize_entity(&r.source), normalize_entity(&r.destination));
+            assert!(!s.is_empty() && !d.is_empty() && s != d);
+            assert!(s.len() <= MAX_GRAPH_NAME && d.len() <= MAX_GRAPH_NAME);
+            assert!(!r.relationship.is_empty() && r.relationship.len() <= MAX_GRAPH_NAME);
+            assert_eq!(normalize_relationship(&r.relationship), r.relationship);
+            assert!(seen.insert((s, r.relationship.clone(), d)), "unique");
+        }
+    }
+    if let Ok((ids, _)) = parse_outdated(&text, usize::from(n % 8)) {
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ids.len());
+        assert!(ids.iter().all(|&i| i < usize::from(n % 8)));
     }
 }

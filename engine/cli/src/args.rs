@@ -109,6 +109,9 @@ pub enum Command {
         /// Output file; `-` or nothing writes standard output.
         file: Option<PathBuf>,
     },
+    /// The graph memory of a scope: relations, neighbourhoods, paths.
+    #[command(subcommand)]
+    Graph(GraphCommand),
     /// A scripted conversation on the default local models: facts are added,
     /// a changed preference is UPDATEd or DELETEd, then searches, history and timings.
     /// Uses a temporary database unless --db is given.
@@ -201,4 +204,40 @@ pub struct UpdateArgs {
     /// Metadata to merge (a JSON object; `null` values remove keys).
     #[arg(short = 'm', long, value_name = "JSON")]
     pub metadata: Option<String>,
+}
+
+/// `memlayer graph ...`.
+#[derive(Subcommand, Debug)]
+pub enum GraphCommand {
+    /// List the scope's relations (with --all, invalidated ones too, with
+    /// when they were added and invalidated).
+    Show {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Include invalidated relations.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Relations within DEPTH hops of an entity (`me` = the scope's user).
+    Neighbors {
+        /// Entity name.
+        entity: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Hops, 1..=4.
+        #[arg(short = 'd', long, default_value_t = 1)]
+        depth: usize,
+    },
+    /// Paths of relations between two entities, shortest first.
+    Paths {
+        /// From this entity.
+        from: String,
+        /// To this entity.
+        to: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Longest path in edges, 1..=6.
+        #[arg(short = 'd', long, default_value_t = 3)]
+        max_depth: usize,
+    },
 }

@@ -14,7 +14,7 @@ use memlayer::{
 };
 use serde_json::{Map, Value, json};
 
-use crate::args::{AddArgs, Cli, ListArgs, ScopeArgs, SearchArgs, UpdateArgs};
+use crate::args::{AddArgs, Cli, GraphCommand, ListArgs, ScopeArgs, SearchArgs, UpdateArgs};
 use crate::error::{CliResult, Failure};
 use crate::output::{
     Table, byte_progress, count, history_table, one_line, print_item, print_json, short_time,
@@ -295,6 +295,23 @@ pub fn add(cli: &Cli, a: &AddArgs) -> CliResult {
         }
         t.print();
     }
+    if let Some(g) = r.relations.as_ref().filter(|g| !g.is_empty()) {
+        let mut t = Table::new(vec!["GRAPH", "SOURCE", "RELATIONSHIP", "DESTINATION"]);
+        for (what, rels) in [
+            ("added", &g.added_entities),
+            ("invalidated", &g.deleted_entities),
+        ] {
+            for x in rels {
+                t.row(vec![
+                    what.into(),
+                    x.source.clone(),
+                    x.relationship.clone(),
+                    x.destination.clone(),
+                ]);
+            }
+        }
+        t.print();
+    }
     println!("{}", add_summary(&r, ms, uses_llm));
     Ok(())
 }
@@ -323,6 +340,7 @@ pub fn search(cli: &Cli, a: &SearchArgs) -> CliResult {
     if cli.json {
         return print_json(&r);
     }
+    print_relations(r.relations.as_deref().unwrap_or_default());
     if r.results.is_empty() {
         println!("no memories found");
         return Ok(());
@@ -558,5 +576,103 @@ pub fn export(cli: &Cli, file: Option<&Path>) -> CliResult {
         count(stats.history, "history event", "history events"),
         path.display()
     );
+    Ok(())
+}
+
+fn print_relations(rels: &[memlayer::Relation]) {
+    if rels.is_empty() {
+        return;
+    }
+    let mut t = Table::new(vec!["SCORE", "SOURCE", "RELATIONSHIP", "DESTINATION"]);
+    for r in rels {
+        t.row(vec![
+            r.score.map_or_else(String::new, |s| format!("{s:.3}")),
+            r.source.clone(),
+            r.relationship.clone(),
+            r.destination.clone(),
+        ]);
+    }
+    t.print();
+}
+
+fn relation_table(rels: &[memlayer::RelationRecord]) {
+    if rels.is_empty() {
+        println!("no relations");
+        return;
+    }
+    let mut t = Table::new(vec![
+        "SOURCE",
+        "RELATIONSHIP",
+        "DESTINATION",
+        "VALID",
+        "ADDED (UTC)",
+        "INVALIDATED (UTC)",
+        "MENTIONS",
+    ]);
+    for r in rels {
+        t.row(vec![
+            r.source.clone(),
+            r.relationship.clone(),
+            r.destination.clone(),
+            if r.valid { "yes" } else { "no" }.into(),
+            short_time(&r.created_at.to_string()),
+            r.invalidated_at
+                .map(|x| short_time(&x.to_string()))
+                .unwrap_or_default(),
+            r.mentions.to_string(),
+        ]);
+    }
+    t.print();
+}
+
+/// `memlayer graph show|neighbors|paths`.
+pub fn graph(cli: &Cli, g: &GraphCommand) -> CliResult {
+    match g {
+        GraphCommand::Show { scope, all } => {
+            let scope = scope_of(scope)?;
+            let mem = open(cli)?;
+            let rels = mem.relations(&scope, *all)?;
+            if cli.json {
+                return print_json(&json!({ "relations": rels }));
+            }
+            relation_table(&rels);
+        }
+        GraphCommand::Neighbors {
+            entity,
+            scope,
+            depth,
+        } => {
+            let scope = scope_of(scope)?;
+            let mem = open(cli)?;
+            let rels = mem.neighbors(entity, *depth, &scope)?;
+            if cli.json {
+                return print_json(&json!({ "relations": rels }));
+            }
+            relation_table(&rels);
+        }
+        GraphCommand::Paths {
+            from,
+            to,
+            scope,
+            max_depth,
+        } => {
+            let scope = scope_of(scope)?;
+            let mem = open(cli)?;
+            let paths = mem.paths(from, to, *max_depth, &scope)?;
+            if cli.json {
+                return print_json(&json!({ "paths": paths }));
+            }
+            if paths.is_empty() {
+                println!("no path within {max_depth} hops");
+            }
+            for p in &paths {
+                let hops: Vec<String> = p
+                    .iter()
+                    .map(|r| format!("{} -{}-> {}", r.source, r.relationship, r.destination))
+                    .collect();
+                println!("{}", hops.join("  ·  "));
+            }
+        }
+    }
     Ok(())
 }

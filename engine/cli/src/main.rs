@@ -31,6 +31,7 @@ fn run(cli: &Cli) -> CliResult {
         Command::Reset { yes } => commands::reset(cli, *yes),
         Command::Import { file } => commands::import(cli, file),
         Command::Export { file } => commands::export(cli, file.as_deref()),
+        Command::Graph(g) => commands::graph(cli, g),
         Command::Demo => demo::run(cli),
     }
 }

@@ -710,3 +710,57 @@ fn demo_report_on_smollm2() {
     let listed = db.json(&["list", "-u", "maya"]);
     assert!(!ids(&listed).is_empty());
 }
+
+/// `memlayer graph show|neighbors|paths` on a graph built by `add` with the
+/// graph on (SmolLM2 extracts it), JSON shapes and exit codes.
+#[test]
+fn graph_commands() {
+    if !have(CachedModel::MINILM_L6_V2) || !have(CachedModel::SMOLLM2_135M) {
+        return;
+    }
+    let db = Db::new();
+    let cfg = db.file("graph.toml");
+    std::fs::write(&cfg, "graph = true\nchat = { cached = \"smollm2\" }\n").unwrap();
+    let c = cfg.to_str().unwrap();
+    let add = db.json(&[
+        "--config",
+        c,
+        "add",
+        "My brother Tom lives in Dublin and works as a chef.",
+        "-u",
+        "bob",
+    ]);
+    assert!(add["relations"]["added_entities"].is_array(), "{add}");
+    let show = db.json(&["--config", c, "graph", "show", "-u", "bob", "--all"]);
+    let rels = show["relations"].as_array().unwrap();
+    assert_eq!(
+        rels.len(),
+        add["relations"]["added_entities"].as_array().unwrap().len(),
+        "{show}"
+    );
+    for r in rels {
+        assert!(r["valid"].as_bool().unwrap());
+        assert!(r["created_at"].is_string());
+    }
+    let search = db.json(&["--config", c, "search", "Tom", "-u", "bob"]);
+    assert!(search["relations"].is_array(), "{search}");
+    if let Some(r) = rels.first() {
+        let src = r["source"].as_str().unwrap();
+        let dst = r["destination"].as_str().unwrap();
+        let n = db.json(&["graph", "neighbors", src, "-u", "bob"]);
+        assert!(!n["relations"].as_array().unwrap().is_empty());
+        let p = db.json(&["graph", "paths", src, dst, "-u", "bob", "-d", "2"]);
+        assert!(!p["paths"].as_array().unwrap().is_empty(), "{p}");
+    }
+    fails(
+        &db.run(&["graph", "neighbors", "nobody-here", "-u", "bob", "--json"]),
+        3,
+        Some("not_found"),
+    );
+    fails(
+        &db.run(&["graph", "neighbors", "x", "-u", "bob", "-d", "9", "--json"]),
+        2,
+        Some("validation"),
+    );
+    fails(&db.run(&["graph", "show", "--json"]), 2, Some("validation"));
+}

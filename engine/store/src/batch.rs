@@ -35,6 +35,10 @@ pub(crate) enum Op {
         destination: String,
     },
     ClearGraphScope(Scope),
+    RetractProvenance {
+        scope: Scope,
+        memory: Uuid,
+    },
     ExpectHash {
         id: Uuid,
         hash: String,
@@ -155,6 +159,13 @@ impl WriteBatch {
         });
     }
 
+    /// Moves `memory` from the provenance list of every edge of `scope` to
+    /// the edge's retracted list (see [`crate::GraphEdge`]): what the engine
+    /// does when a memory is deleted but the relations it produced stay.
+    pub fn retract_provenance(&mut self, scope: Scope, memory: Uuid) {
+        self.ops.push(Op::RetractProvenance { scope, memory });
+    }
+
     /// Removes every node and edge of the graph scopes matched by `scope`
     /// (all dimensions set in `scope` equal) in this batch.
     pub fn clear_graph_scope(&mut self, scope: Scope) {
@@ -214,6 +225,9 @@ impl<'t> Tx<'_, 't> {
                     found: None,
                 }),
             },
+            Op::RetractProvenance { scope, memory } => {
+                self.graph().retract_provenance(&scope, memory).map(|_| ())
+            }
             Op::ClearGraphScope(scope) => {
                 let scope = if scope.is_empty() {
                     scope

@@ -49,7 +49,17 @@ pub(crate) struct HistoryV1 {
 }
 
 pub(crate) fn encode<T: Serialize>(what: &'static str, v: &T) -> Result<Vec<u8>> {
-    let mut out = vec![FORMAT_V1];
+    encode_version(FORMAT_V1, what, v)
+}
+
+/// Encodes `v` behind an explicit format-version byte (values whose layout
+/// has more than one version, e.g. graph edges).
+pub(crate) fn encode_version<T: Serialize>(
+    version: u8,
+    what: &'static str,
+    v: &T,
+) -> Result<Vec<u8>> {
+    let mut out = vec![version];
     let body =
         postcard::to_stdvec(v).map_err(|e| StoreError::corrupt(what, format!("encode: {e}")))?;
     out.extend_from_slice(&body);
@@ -57,10 +67,19 @@ pub(crate) fn encode<T: Serialize>(what: &'static str, v: &T) -> Result<Vec<u8>>
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
+    decode_version(FORMAT_V1, what, bytes)
+}
+
+/// Decodes a value that must carry format-version byte `expected`.
+pub(crate) fn decode_version<T: DeserializeOwned>(
+    expected: u8,
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<T> {
     let (&version, body) = bytes
         .split_first()
         .ok_or_else(|| StoreError::corrupt(what, "empty value"))?;
-    if version != FORMAT_V1 {
+    if version != expected {
         return Err(StoreError::corrupt(
             what,
             format!("unknown format version {version}"),

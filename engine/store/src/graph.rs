@@ -5,7 +5,9 @@ use redb::{ReadTransaction, ReadableTable};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::codec::{self, decode, encode, push_part, scope_key, split_parts};
+use crate::codec::{
+    self, decode, decode_version, encode, encode_version, push_part, scope_key, split_parts,
+};
 use crate::error::{Result, StoreError};
 use crate::scope::Scope;
 use crate::tables::{GRAPH_EDGES, GRAPH_IN, GRAPH_NODES, GRAPH_OUT, WTables};
@@ -21,6 +23,8 @@ pub struct NodeUpsert {
     pub scope: Scope,
     /// Entity name (normalised: trimmed, lowercased, whitespace runs → `_`).
     pub name: String,
+    /// Name as written, kept when the node is created (`None`: `name`).
+    pub display_name: Option<String>,
     /// Entity type (e.g. `person`); `None` keeps the stored one (or `entity`).
     pub node_type: Option<String>,
     /// Optional embedding of the entity name (pinned dimension).
@@ -86,6 +90,11 @@ pub struct GraphEdge {
     pub mentions: u64,
     /// Memories that produced it, oldest first, without duplicates.
     pub memory_ids: Vec<Uuid>,
+    /// Memories that produced it and were deleted since (moved here from
+    /// `memory_ids` by [`crate::WriteBatch::retract_provenance`]): the edge
+    /// stays, its provenance change is recorded.
+    #[serde(default)]
+    pub retracted_memory_ids: Vec<Uuid>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -98,14 +107,54 @@ struct NodeV1 {
     embedding_id: Option<[u8; 16]>,
 }
 
+/// Edge value, format version 1 (read only: older files).
 #[derive(Serialize, Deserialize)]
-struct EdgeV1 {
+pub(crate) struct EdgeV1 {
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+    pub(crate) valid: bool,
+    pub(crate) invalidated_at: Option<i64>,
+    pub(crate) mentions: u64,
+    pub(crate) memory_ids: Vec<[u8; 16]>,
+}
+
+/// Edge value, format version 2 (written by this build): version 1 plus
+/// the retracted provenance list.
+#[derive(Serialize, Deserialize)]
+struct EdgeV2 {
     created_at: i64,
     updated_at: i64,
     valid: bool,
     invalidated_at: Option<i64>,
     mentions: u64,
     memory_ids: Vec<[u8; 16]>,
+    retracted_memory_ids: Vec<[u8; 16]>,
+}
+
+/// Format-version byte of edge values written by this build.
+pub const EDGE_FORMAT: u8 = 2;
+
+/// Decodes an edge value of either format version.
+fn decode_edge_value(bytes: &[u8]) -> Result<EdgeV2> {
+    match bytes.first() {
+        Some(&codec::FORMAT_V1) => {
+            let v: EdgeV1 = decode("graph edge", bytes)?;
+            Ok(EdgeV2 {
+                created_at: v.created_at,
+                updated_at: v.updated_at,
+                valid: v.valid,
+                invalidated_at: v.invalidated_at,
+                mentions: v.mentions,
+                memory_ids: v.memory_ids,
+                retracted_memory_ids: Vec::new(),
+            })
+        }
+        _ => decode_version(EDGE_FORMAT, "graph edge", bytes),
+    }
+}
+
+fn encode_edge_value(e: &EdgeV2) -> Result<Vec<u8>> {
+    encode_version(EDGE_FORMAT, "graph edge", e)
 }
 
 /// Normalises an entity name or relationship: trim, lowercase, whitespace
@@ -174,7 +223,7 @@ pub(crate) fn decode_edge(key: &[u8], bytes: &[u8]) -> Result<GraphEdge> {
     let [u, a, r, src, rel, dst] = parts.as_slice() else {
         return Err(StoreError::corrupt("graph_edges key", "expected 6 parts"));
     };
-    let v: EdgeV1 = decode("graph edge", bytes)?;
+    let v = decode_edge_value(bytes)?;
     Ok(GraphEdge {
         scope: codec::scope_from_key(&[u, a, r])?,
         source: utf8(src)?,
@@ -186,6 +235,11 @@ pub(crate) fn decode_edge(key: &[u8], bytes: &[u8]) -> Result<GraphEdge> {
         invalidated_at: v.invalidated_at.map(Timestamp),
         mentions: v.mentions,
         memory_ids: v.memory_ids.into_iter().map(Uuid::from_bytes).collect(),
+        retracted_memory_ids: v
+            .retracted_memory_ids
+            .into_iter()
+            .map(Uuid::from_bytes)
+            .collect(),
     })
 }
 
@@ -265,7 +319,8 @@ impl GraphWriter<'_, '_> {
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty());
-        let mut n = self.touch_node(&sk, &name, &up.name, node_type)?;
+        let display = up.display_name.as_deref().unwrap_or(&up.name);
+        let mut n = self.touch_node(&sk, &name, display, node_type)?;
         if let Some(v) = &up.embedding {
             crate::store::check_vector(v, self.dims)?;
             let id = match n.embedding_id {
@@ -300,20 +355,21 @@ impl GraphWriter<'_, '_> {
             .map(|g| g.value().to_vec());
         let mut e = match existing {
             Some(bytes) => {
-                let mut e: EdgeV1 = decode("graph edge", &bytes)?;
+                let mut e = decode_edge_value(&bytes)?;
                 e.mentions = e.mentions.saturating_add(1);
                 e.updated_at = self.now.0;
                 e.valid = true;
                 e.invalidated_at = None;
                 e
             }
-            None => EdgeV1 {
+            None => EdgeV2 {
                 created_at: self.now.0,
                 updated_at: self.now.0,
                 valid: true,
                 invalidated_at: None,
                 mentions: 1,
                 memory_ids: Vec::new(),
+                retracted_memory_ids: Vec::new(),
             },
         };
         if let Some(mid) = up.memory_id {
@@ -321,10 +377,11 @@ impl GraphWriter<'_, '_> {
             if !e.memory_ids.contains(&b) {
                 e.memory_ids.push(b);
             }
+            e.retracted_memory_ids.retain(|r| *r != b);
         }
         self.t
             .graph_edges
-            .insert(ek.as_slice(), encode("graph edge", &e)?.as_slice())?;
+            .insert(ek.as_slice(), encode_edge_value(&e)?.as_slice())?;
         self.t
             .graph_out
             .insert(node_key(&sk, &src).as_slice(), ek.as_slice())?;
@@ -360,16 +417,44 @@ impl GraphWriter<'_, '_> {
                 "no edge {src} -{rel}-> {dst} in this scope to invalidate"
             )));
         };
-        let mut e: EdgeV1 = decode("graph edge", &bytes)?;
+        let mut e = decode_edge_value(&bytes)?;
         if e.valid {
             e.valid = false;
             e.invalidated_at = Some(self.now.0);
             e.updated_at = self.now.0;
             self.t
                 .graph_edges
-                .insert(ek.as_slice(), encode("graph edge", &e)?.as_slice())?;
+                .insert(ek.as_slice(), encode_edge_value(&e)?.as_slice())?;
         }
         Ok(())
+    }
+
+    /// Moves `memory` from the provenance list of every edge of `scope` to
+    /// its retracted list (the edges stay). Returns how many edges changed.
+    pub(crate) fn retract_provenance(&mut self, scope: &Scope, memory: Uuid) -> Result<usize> {
+        let scope = scope.validated()?;
+        let sk = scope_key(&scope);
+        let b = *memory.as_bytes();
+        let mut changed = Vec::new();
+        for entry in self.t.graph_edges.range(sk.as_slice()..)? {
+            let (k, v) = entry?;
+            if !k.value().starts_with(&sk) {
+                break;
+            }
+            let mut e = decode_edge_value(v.value())?;
+            if e.memory_ids.contains(&b) {
+                e.memory_ids.retain(|m| *m != b);
+                if !e.retracted_memory_ids.contains(&b) {
+                    e.retracted_memory_ids.push(b);
+                }
+                e.updated_at = self.now.0;
+                changed.push((k.value().to_vec(), encode_edge_value(&e)?));
+            }
+        }
+        for (k, v) in &changed {
+            self.t.graph_edges.insert(k.as_slice(), v.as_slice())?;
+        }
+        Ok(changed.len())
     }
 
     /// Removes up to `limit` nodes/edges from every graph scope matched by
@@ -456,6 +541,14 @@ pub(crate) fn nodes(txn: &ReadTransaction, scope: &Scope) -> Result<Vec<GraphNod
         out.push(decode_node(k.value(), v.value())?);
     }
     Ok(out)
+}
+
+/// A node's stored embedding.
+pub(crate) fn node_vector(txn: &ReadTransaction, embedding_id: Uuid) -> Result<Option<Vec<f32>>> {
+    let t = txn.open_table(crate::tables::GRAPH_VECTORS)?;
+    t.get(embedding_id.as_bytes())?
+        .map(|v| codec::vector_from_bytes(v.value()))
+        .transpose()
 }
 
 /// One node.
@@ -584,17 +677,22 @@ impl GraphWriter<'_, '_> {
             }
         }
         let ek = edge_key(&sk, &e.source, &e.relationship, &e.destination);
-        let v = EdgeV1 {
+        let v = EdgeV2 {
             created_at: e.created_at.0,
             updated_at: e.updated_at.0,
             valid: e.valid,
             invalidated_at: e.invalidated_at.map(|t| t.0),
             mentions: e.mentions,
             memory_ids: e.memory_ids.iter().map(|u| *u.as_bytes()).collect(),
+            retracted_memory_ids: e
+                .retracted_memory_ids
+                .iter()
+                .map(|u| *u.as_bytes())
+                .collect(),
         };
         self.t
             .graph_edges
-            .insert(ek.as_slice(), encode("graph edge", &v)?.as_slice())?;
+            .insert(ek.as_slice(), encode_edge_value(&v)?.as_slice())?;
         self.t
             .graph_out
             .insert(node_key(&sk, &e.source).as_slice(), ek.as_slice())?;
@@ -602,5 +700,40 @@ impl GraphWriter<'_, '_> {
             .graph_in
             .insert(node_key(&sk, &e.destination).as_slice(), ek.as_slice())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Edge values written by format version 1 (before retracted provenance
+    /// existed) still decode, with an empty retracted list.
+    #[test]
+    fn reads_version_1_edges() {
+        let v1 = EdgeV1 {
+            created_at: 5,
+            updated_at: 6,
+            valid: false,
+            invalidated_at: Some(6),
+            mentions: 2,
+            memory_ids: vec![[7; 16]],
+        };
+        let bytes = encode("graph edge", &v1).unwrap();
+        assert_eq!(bytes[0], codec::FORMAT_V1);
+        let scope = Scope::user("u");
+        let key = edge_key(&scope_key(&scope), "a", "likes", "b");
+        let e = decode_edge(&key, &bytes).unwrap();
+        assert_eq!(e.memory_ids, vec![Uuid::from_bytes([7; 16])]);
+        assert!(e.retracted_memory_ids.is_empty());
+        assert_eq!(e.invalidated_at, Some(Timestamp(6)));
+        // Version 2 round trip, and unknown versions are corruption.
+        let v2 = decode_edge_value(&bytes).unwrap();
+        let b2 = encode_edge_value(&v2).unwrap();
+        assert_eq!(b2[0], EDGE_FORMAT);
+        assert!(decode_edge_value(&b2).is_ok());
+        let mut bad = b2.clone();
+        bad[0] = 9;
+        assert!(decode_edge_value(&bad).is_err());
     }
 }

@@ -698,6 +698,11 @@ impl Snapshot<'_> {
         Ok(out)
     }
 
+    /// The stored embedding of a graph node (`GraphNode::embedding_id`).
+    pub fn graph_node_vector(&self, embedding_id: Uuid) -> Result<Option<Vec<f32>>> {
+        graph::node_vector(&self.txn, embedding_id)
+    }
+
     /// Graph nodes of exactly this scope.
     pub fn graph_nodes(&self, scope: &Scope) -> Result<Vec<GraphNode>> {
         graph::nodes(&self.txn, scope)

@@ -377,6 +377,7 @@ fn graph_batch_ops() {
     let m = s.add(mem("alice lives in paris", scope.clone())).unwrap();
     let mut b = WriteBatch::new();
     b.upsert_node(NodeUpsert {
+        display_name: None,
         scope: scope.clone(),
         name: "Alice".into(),
         node_type: Some("person".into()),
@@ -492,6 +493,7 @@ fn export_import_round_trip_is_lossless() {
     }
     let mut b = WriteBatch::new();
     b.upsert_node(NodeUpsert {
+        display_name: None,
         scope: Scope::user("u0"),
         name: "x".into(),
         node_type: None,
