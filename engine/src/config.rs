@@ -118,7 +118,9 @@ pub struct LlmConfig {
     /// Sampling temperature (0 = greedy, deterministic).
     pub temperature: f32,
     /// Model contexts kept, each with its own prefix cache: one per fixed
-    /// prompt (extraction, reconciliation, procedural) avoids evictions.
+    /// prompt in use avoids evictions (fact extraction and reconciliation;
+    /// graph memory adds graph extraction and the outdated-relation check).
+    /// Default 4.
     pub slots: usize,
 }
 
@@ -130,7 +132,7 @@ impl Default for LlmConfig {
             prefix_cache: true,
             max_tokens: 512,
             temperature: 0.0,
-            slots: 3,
+            slots: 4,
         }
     }
 }

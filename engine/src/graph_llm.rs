@@ -22,13 +22,15 @@ pub const SELF_NAME: &str = "USER";
 
 /// System prompt of the graph-extraction call.
 pub const GRAPH_EXTRACTION_PROMPT: &str = "You build a knowledge graph from what a person says. \
-List the entities they mention (people, pets, places, organisations, things, activities, foods) with a short \
-lowercase type, and the relations between them as source, relationship, destination.\n\
+List the entities they mention (people, pets, places, organisations, things, activities, foods, languages) \
+with a short lowercase type, and the relations between them: head (who or what the relation starts from), \
+relation, tail (what it points to).\n\
 Rules:\n\
 - The speaker is always called USER. Use USER for I, me, my, myself.\n\
-- relationship: a short lowercase verb phrase with underscores, e.g. lives_in, works_at, works_as, \
-has_sister, has_pet, likes, dislikes, allergic_to, plays, owns, studies, married_to.\n\
-- Names exactly as said, without words like 'my' or 'the'.\n\
+- relation: a short lowercase verb phrase with underscores built from the person's own words: \
+my cousin Ben -> has_cousin, my boss Ana -> has_boss, I live in Rome -> lives_in, I work at X -> works_at, \
+I work as a nurse -> works_as, I speak Thai -> speaks, I love jazz -> loves.\n\
+- Names exactly as said, without words like 'my' or 'the'. Times and dates (last week, in 2020) are not entities.\n\
 - Only relations the person states. Questions, greetings and small talk give nothing.\n\
 Answer with JSON only.";
 
@@ -140,15 +142,18 @@ fn parse_object(text: &str) -> Result<serde_json::Map<String, Value>, OutputErro
     }
 }
 
-/// Parses `{"entities": [{name, type}], "relations": [{source, relationship,
-/// destination}]}`. Drops empty, over-long and duplicate items and
+/// Parses `{"entities": [{name, type}], "relations": [{head, relation,
+/// tail}]}` (`source` / `relationship` / `destination` are accepted too).
+/// The schema's keys are in alphabetical order on purpose: llama.cpp's
+/// grammar emits properties in that order, and `head < relation < tail`
+/// keeps the model writing the subject first. Drops empty, over-long and duplicate items and
 /// self-loops; a missing `entities` list is tolerated (entities are also
 /// taken from the relations), a missing `relations` list is an error.
 ///
 /// ```
 /// use memlayer::graph_llm::parse_extraction;
 /// let x = parse_extraction(r#"{"entities": [{"name": "Rex", "type": "Dog"}],
-///   "relations": [{"source": "USER", "relationship": "Has Pet", "destination": "Rex"},
+///   "relations": [{"head": "USER", "relation": "Has Pet", "tail": "Rex"},
 ///                 {"source": "Rex", "relationship": "is", "destination": "rex"}]}"#).unwrap();
 /// assert_eq!(x.relations.len(), 1);
 /// assert_eq!(x.relations[0].relationship, "has_pet");
@@ -190,9 +195,10 @@ pub fn parse_extraction(text: &str) -> Result<Extraction, OutputError> {
     let mut seen = std::collections::HashSet::new();
     for r in rels {
         let (s, rel, d) = (
-            clean(r.get("source")),
-            clean(r.get("relationship")).map(|r| normalize_relationship(&r)),
-            clean(r.get("destination")),
+            clean(r.get("head").or_else(|| r.get("source"))),
+            clean(r.get("relation").or_else(|| r.get("relationship")))
+                .map(|r| normalize_relationship(&r)),
+            clean(r.get("tail").or_else(|| r.get("destination"))),
         );
         let (Some(s), Some(rel), Some(d)) = (s, rel, d) else {
             x.dropped += 1;
@@ -273,8 +279,8 @@ pub fn extraction_schema() -> Value {
                 "items": {
                     "type": "object",
                     "additionalProperties": false,
-                    "required": ["source", "relationship", "destination"],
-                    "properties": {"source": name, "relationship": {"type": "string", "minLength": 1, "maxLength": 30}, "destination": name}
+                    "required": ["head", "relation", "tail"],
+                    "properties": {"head": name, "relation": {"type": "string", "minLength": 1, "maxLength": 30}, "tail": name}
                 }
             }
         }
@@ -311,12 +317,16 @@ pub fn extraction_messages(transcript: &str, custom_prompt: Option<&str>) -> Vec
             r#"{"entities": [], "relations": []}"#,
         ),
         (
-            "user: My sister Lena lives in Porto and teaches math.",
-            r#"{"entities": [{"name": "USER", "type": "person"}, {"name": "Lena", "type": "person"}, {"name": "Porto", "type": "city"}, {"name": "math", "type": "subject"}], "relations": [{"source": "USER", "relationship": "has_sister", "destination": "Lena"}, {"source": "Lena", "relationship": "lives_in", "destination": "Porto"}, {"source": "Lena", "relationship": "teaches", "destination": "math"}]}"#,
+            "user: My daughter Mia plays the violin, and my husband Karl works at a bank.",
+            r#"{"entities": [{"name": "USER", "type": "person"}, {"name": "Mia", "type": "person"}, {"name": "violin", "type": "instrument"}, {"name": "Karl", "type": "person"}, {"name": "bank", "type": "organisation"}], "relations": [{"head": "USER", "relation": "has_daughter", "tail": "Mia"}, {"head": "Mia", "relation": "plays", "tail": "violin"}, {"head": "USER", "relation": "has_husband", "tail": "Karl"}, {"head": "Karl", "relation": "works_at", "tail": "bank"}]}"#,
         ),
         (
             "user: I'm a pilot at Aerolux and I really love sushi.",
-            r#"{"entities": [{"name": "USER", "type": "person"}, {"name": "pilot", "type": "job"}, {"name": "Aerolux", "type": "company"}, {"name": "sushi", "type": "food"}], "relations": [{"source": "USER", "relationship": "works_as", "destination": "pilot"}, {"source": "USER", "relationship": "works_at", "destination": "Aerolux"}, {"source": "USER", "relationship": "loves", "destination": "sushi"}]}"#,
+            r#"{"entities": [{"name": "USER", "type": "person"}, {"name": "pilot", "type": "job"}, {"name": "Aerolux", "type": "company"}, {"name": "sushi", "type": "food"}], "relations": [{"head": "USER", "relation": "works_as", "tail": "pilot"}, {"head": "USER", "relation": "works_at", "tail": "Aerolux"}, {"head": "USER", "relation": "loves", "tail": "sushi"}]}"#,
+        ),
+        (
+            "user: I moved to Denver last week. I speak French and German.",
+            r#"{"entities": [{"name": "USER", "type": "person"}, {"name": "Denver", "type": "city"}, {"name": "French", "type": "language"}, {"name": "German", "type": "language"}], "relations": [{"head": "USER", "relation": "lives_in", "tail": "Denver"}, {"head": "USER", "relation": "speaks", "tail": "French"}, {"head": "USER", "relation": "speaks", "tail": "German"}]}"#,
         ),
     ] {
         m.push(ChatMessage::user(conv(t)));

@@ -56,7 +56,7 @@ fn facts(f: &[&str]) -> String {
 fn graph(rels: &[(&str, &str, &str)]) -> String {
     let relations: Vec<_> = rels
         .iter()
-        .map(|(s, r, d)| serde_json::json!({"source": s, "relationship": r, "destination": d}))
+        .map(|(s, r, d)| serde_json::json!({"head": s, "relation": r, "tail": d}))
         .collect();
     serde_json::json!({"entities": [], "relations": relations}).to_string()
 }

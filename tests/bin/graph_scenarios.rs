@@ -148,7 +148,7 @@ fn main() {
         LlamaCppChat::load(
             &src(&chat_name),
             ChatConfig {
-                parallel: 3,
+                parallel: 4,
                 ..ChatConfig::default()
             },
         )
