@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use memlayer::models::{BertEmbedder, CachedModel, Embedder, EmbedderConfig};
-use memlayer::store::{DurabilityMode, NewMemory, Scope, Store, StoreConfig, WriteBatch};
+use memlayer::store::{
+    DurabilityMode, EdgeUpsert, NewMemory, NodeUpsert, Scope, Store, StoreConfig, WriteBatch,
+};
 use memlayer::{AddOptions, Durability, Memory, MemoryConfig, Message, SearchOptions};
 use memlayer_benches::{memory_facts, memory_queries};
 
@@ -118,7 +120,16 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
+/// `MEMLAYER_BENCH_ONLY=graph_search` (etc.) runs one of this file's
+/// groups; their setup and percentile passes run outside criterion's filter.
+fn skip(group: &str) -> bool {
+    std::env::var("MEMLAYER_BENCH_ONLY").is_ok_and(|o| o != group)
+}
+
 fn search(c: &mut Criterion) {
+    if skip("search") {
+        return;
+    }
     let emb = embedder();
     let (texts, vecs) = corpus(emb.as_ref());
     let queries = memory_queries(200);
@@ -178,6 +189,9 @@ fn search(c: &mut Criterion) {
 }
 
 fn add_raw(c: &mut Criterion) {
+    if skip("add_raw") {
+        return;
+    }
     let emb = embedder();
     let texts = memory_facts(20_000, 11);
     let mut g = c.benchmark_group("engine/add_infer_false");
@@ -221,5 +235,131 @@ fn add_raw(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, search, add_raw);
+/// Search at 10k memories in one scope with graph memory off and on, same
+/// database. The graph is built from the memories themselves: each fact's
+/// object phrase (the words a query asks about) is an entity with its
+/// MiniLM name embedding, linked from the user and to the next fact's
+/// entity, so queries recognise entities by name and by embedding and the
+/// user's node is a 10k-edge hub.
+fn graph_search(c: &mut Criterion) {
+    if skip("graph_search") {
+        return;
+    }
+    let emb = embedder();
+    let (texts, vecs) = corpus(emb.as_ref());
+    let queries = memory_queries(200);
+    let n = 10_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(build_db(dir.path(), &emb, &texts, &vecs, n, 1));
+    let path = dir.path().join("m.redb");
+    let object = |t: &str| {
+        let w: Vec<&str> = t.split_whitespace().collect();
+        let mid = w.len() / 2;
+        w[mid.saturating_sub(1)..=mid].join(" ")
+    };
+    let names: Vec<String> = texts[..n].iter().map(|t| object(t)).collect();
+    let mut distinct = names.clone();
+    distinct.sort();
+    distinct.dedup();
+    let refs: Vec<&str> = distinct.iter().map(String::as_str).collect();
+    let name_vecs = emb.embed_batch(&refs).expect("embed names");
+    {
+        let cfg = StoreConfig::new(emb.model_id(), emb.dims() as u32)
+            .with_durability(DurabilityMode::None);
+        let store = Store::open(&path, cfg).expect("store");
+        let scope = Scope::user("u0");
+        let mut b = WriteBatch::new();
+        for (name, v) in distinct.iter().zip(&name_vecs) {
+            b.upsert_node(NodeUpsert {
+                scope: scope.clone(),
+                name: name.clone(),
+                display_name: None,
+                node_type: Some("thing".into()),
+                embedding: Some(v.clone()),
+            });
+        }
+        for (i, name) in names.iter().enumerate() {
+            let rel = texts[i]
+                .split_whitespace()
+                .next()
+                .unwrap_or("likes")
+                .to_lowercase();
+            b.upsert_edge(EdgeUpsert {
+                scope: scope.clone(),
+                source: "u0".into(),
+                relationship: rel,
+                destination: name.clone(),
+                memory_id: None,
+            });
+            let next = &names[(i + 1) % n];
+            if next != name {
+                b.upsert_edge(EdgeUpsert {
+                    scope: scope.clone(),
+                    source: name.clone(),
+                    relationship: "related_to".into(),
+                    destination: next.clone(),
+                    memory_id: None,
+                });
+            }
+        }
+        store.commit(b).expect("graph commit");
+        let snap = store.snapshot().expect("snapshot");
+        eprintln!(
+            "graph: {} nodes, {} edges",
+            snap.graph_nodes(&scope).expect("nodes").len(),
+            snap.graph_edges(&scope, false).expect("edges").len()
+        );
+    }
+    let open = |graph: bool| {
+        Memory::builder(&path)
+            .config(MemoryConfig {
+                durability: Durability::None,
+                graph,
+                ..MemoryConfig::default()
+            })
+            .embedder(emb.clone())
+            .open()
+            .expect("open")
+    };
+    let opts = SearchOptions::user("u0").limit(10);
+    let mut g = c.benchmark_group("engine/search_10k_graph");
+    g.sample_size(30).measurement_time(Duration::from_secs(6));
+    let mut lat: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut relations = 0usize;
+    for round in 0..4 {
+        for graph in [false, true] {
+            let mem = open(graph);
+            if round == 0 {
+                let mut i = 0usize;
+                g.bench_function(if graph { "graph_on" } else { "graph_off" }, |b| {
+                    b.iter(|| {
+                        i += 1;
+                        mem.search(&queries[i % queries.len()], &opts)
+                            .expect("search")
+                    })
+                });
+            }
+            for q in &queries {
+                let t = Instant::now();
+                let r = mem.search(q, &opts).expect("search");
+                lat[usize::from(graph)].push(t.elapsed().as_secs_f64() * 1e3);
+                if graph {
+                    relations += r.relations.map_or(0, |x| x.len());
+                }
+            }
+        }
+    }
+    g.finish();
+    let [mut off, mut on] = lat;
+    eprintln!(
+        "search 10k graph off: p50 {:.2} ms, p95 {:.2} ms; graph on: p50 {:.2} ms, p95 {:.2} ms ({:.1} relations per query)",
+        pct(&mut off, 0.5),
+        pct(&mut off, 0.95),
+        pct(&mut on, 0.5),
+        pct(&mut on, 0.95),
+        relations as f64 / (4 * queries.len()) as f64
+    );
+}
+
+criterion_group!(benches, search, add_raw, graph_search);
 criterion_main!(benches);

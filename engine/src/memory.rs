@@ -29,6 +29,8 @@ use crate::vectors::{Change, IndexOrigin, Vectors};
 
 /// Similar memories fetched per new fact for reconciliation.
 const CANDIDATES_PER_FACT: usize = 5;
+/// Relations read per recognised entity in graph search.
+const MAX_EDGES_PER_ENTITY: usize = 500;
 
 struct Inner {
     store: Store,
@@ -1392,30 +1394,39 @@ impl Memory {
             return Ok(Vec::new());
         }
         let mut sim: HashMap<usize, f32> = HashMap::new();
-        let mut bump = |i: usize, s: f32| {
+        let bump = |sim: &mut HashMap<usize, f32>, i: usize, s: f32| {
             let e = sim.entry(i).or_insert(0.0);
             *e = e.max(s);
         };
         for ng in graph::query_ngrams(query) {
             if let Some(&i) = sg.by_name.get(&ng) {
-                bump(i, 1.0);
+                bump(&mut sim, i, 1.0);
             }
             if graph::is_self_word(&ng)
                 && let Some(me) = graph::self_name(scope, false)
                 && let Some(&i) = sg.by_name.get(&me)
             {
-                bump(i, 1.0);
+                bump(&mut sim, i, 1.0);
             }
         }
         for (i, cos) in sg.similar(qv, 3, g.query_match_threshold) {
-            bump(i, cos);
+            bump(&mut sim, i, cos);
         }
-        let terms = graph::query_terms(query, 8);
+        // Embedding matches of the query's words cost one more (batched)
+        // embedding call: only when no entity other than the speaker was
+        // recognised by name or by the whole query.
+        let me_node = graph::self_name(scope, false).and_then(|m| sg.by_name.get(&m).copied());
+        let found_other = sim.keys().any(|&i| Some(i) != me_node);
+        let terms = if found_other {
+            Vec::new()
+        } else {
+            graph::query_terms(query, 6)
+        };
         if !terms.is_empty() {
             let refs: Vec<&str> = terms.iter().map(String::as_str).collect();
             for v in self.inner.embedder.embed_batch(&refs)? {
                 for (i, cos) in sg.similar(&v, 2, g.query_match_threshold) {
-                    bump(i, cos);
+                    bump(&mut sim, i, cos);
                 }
             }
         }
@@ -1426,10 +1437,24 @@ impl Memory {
             .iter()
             .map(|&(i, s)| (sg.nodes[i].name.as_str(), s))
             .collect();
+        // The speaker's own node is a hub (most relations start there): its
+        // edges are reached through the other recognised entities, and read
+        // directly (bounded) only when no other entity was recognised.
+        let me = graph::self_name(scope, false).and_then(|m| sg.by_name.get(&m).copied());
+        let mut expand: Vec<usize> = matched
+            .iter()
+            .map(|&(i, _)| i)
+            .filter(|&i| Some(i) != me)
+            .collect();
+        if expand.is_empty() {
+            expand.extend(me.filter(|m| matched.iter().any(|&(i, _)| i == *m)));
+        }
         let mut edges = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for &(i, _) in &matched {
-            for e in snap.graph_neighbors(scope, &sg.nodes[i].name, false)? {
+        for i in expand {
+            for e in
+                snap.graph_neighbors_limit(scope, &sg.nodes[i].name, false, MAX_EDGES_PER_ENTITY)?
+            {
                 if seen.insert((
                     e.source.clone(),
                     e.relationship.clone(),

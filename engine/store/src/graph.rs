@@ -583,12 +583,14 @@ pub(crate) fn edges(
     Ok(out)
 }
 
-/// Edges touching a node (outgoing then incoming), via the adjacency multimaps.
+/// Edges touching a node (outgoing then incoming), via the adjacency
+/// multimaps; at most `limit`.
 pub(crate) fn neighbors(
     txn: &ReadTransaction,
     scope: &Scope,
     name: &str,
     include_invalid: bool,
+    limit: usize,
 ) -> Result<Vec<GraphEdge>> {
     let sk = scope_key(&scope.validated()?);
     let nk = node_key(&sk, &normalize_name(name));
@@ -604,6 +606,9 @@ pub(crate) fn neighbors(
             let e = decode_edge(ek.value(), v.value())?;
             if include_invalid || e.valid {
                 out.push(e);
+                if out.len() >= limit {
+                    return Ok(out);
+                }
             }
         }
     }

@@ -725,6 +725,18 @@ impl Snapshot<'_> {
         name: &str,
         include_invalid: bool,
     ) -> Result<Vec<GraphEdge>> {
-        graph::neighbors(&self.txn, scope, name, include_invalid)
+        graph::neighbors(&self.txn, scope, name, include_invalid, usize::MAX)
+    }
+
+    /// Like [`Snapshot::graph_neighbors`], stopping after `limit` edges
+    /// (bounds the work on hub nodes such as the user's own node).
+    pub fn graph_neighbors_limit(
+        &self,
+        scope: &Scope,
+        name: &str,
+        include_invalid: bool,
+        limit: usize,
+    ) -> Result<Vec<GraphEdge>> {
+        graph::neighbors(&self.txn, scope, name, include_invalid, limit)
     }
 }
