@@ -61,6 +61,11 @@ pub struct Kernels {
     pub dot: fn(&[f32], &[f32]) -> f32,
     /// Squared Euclidean distance of two equally long slices.
     pub l2sq: fn(&[f32], &[f32]) -> f32,
+    /// `dot` of one query against four rows at once (one pass over the
+    /// query, four independent memory streams).
+    pub dot4: fn(&[f32], [&[f32]; 4]) -> [f32; 4],
+    /// `l2sq` of one query against four rows at once.
+    pub l2sq4: fn(&[f32], [&[f32]; 4]) -> [f32; 4],
     /// Name of the selected implementation (`"avx512"`, `"avx2+fma"` or `"scalar"`).
     pub name: &'static str,
 }
@@ -89,6 +94,8 @@ fn detect() -> Kernels {
             return Kernels {
                 dot: x86::dot_avx512,
                 l2sq: x86::l2sq_avx512,
+                dot4: x86::dot4_avx512,
+                l2sq4: x86::l2sq4_avx512,
                 name: "avx512",
             };
         }
@@ -96,6 +103,8 @@ fn detect() -> Kernels {
             return Kernels {
                 dot: x86::dot_avx2,
                 l2sq: x86::l2sq_avx2,
+                dot4: x86::dot4_avx2,
+                l2sq4: x86::l2sq4_avx2,
                 name: "avx2+fma",
             };
         }
@@ -108,6 +117,8 @@ pub fn scalar_kernels() -> Kernels {
     Kernels {
         dot: dot_scalar,
         l2sq: l2sq_scalar,
+        dot4: |q, r| r.map(|x| dot_scalar(q, x)),
+        l2sq4: |q, r| r.map(|x| l2sq_scalar(q, x)),
         name: "scalar",
     }
 }
@@ -155,6 +166,80 @@ pub fn l2sq_scalar(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
+
+    pub(super) fn dot4_avx2(q: &[f32], r: [&[f32]; 4]) -> [f32; 4] {
+        r.map(|x| dot_avx2(q, x))
+    }
+
+    pub(super) fn l2sq4_avx2(q: &[f32], r: [&[f32]; 4]) -> [f32; 4] {
+        r.map(|x| l2sq_avx2(q, x))
+    }
+
+    pub(super) fn dot4_avx512(q: &[f32], r: [&[f32]; 4]) -> [f32; 4] {
+        let n = r.iter().fold(q.len(), |n, x| n.min(x.len()));
+        // SAFETY: only stored in `Kernels` after avx512f was detected; `n`
+        // is within the query and all four rows.
+        unsafe { batch4_avx512::<false>(q.as_ptr(), r.map(<[f32]>::as_ptr), n) }
+    }
+
+    pub(super) fn l2sq4_avx512(q: &[f32], r: [&[f32]; 4]) -> [f32; 4] {
+        let n = r.iter().fold(q.len(), |n, x| n.min(x.len()));
+        // SAFETY: as for `dot4_avx512`.
+        unsafe { batch4_avx512::<true>(q.as_ptr(), r.map(<[f32]>::as_ptr), n) }
+    }
+
+    /// Dot products (`L2 = false`) or squared distances (`L2 = true`) of
+    /// `q` against four rows, 16 lanes at a time, two accumulators per row.
+    ///
+    /// # Safety
+    /// The CPU must support avx512f; `q` and every row must be valid for
+    /// `n` reads.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn batch4_avx512<const L2: bool>(
+        q: *const f32,
+        r: [*const f32; 4],
+        n: usize,
+    ) -> [f32; 4] {
+        // SAFETY: every load reads lanes `i..i+16` with `i + 16 <= n`, or a
+        // masked tail covering only lanes `< n`.
+        unsafe {
+            let mut a = [_mm512_setzero_ps(); 4];
+            let mut b = [_mm512_setzero_ps(); 4];
+            let step = |acc: &mut __m512, x: __m512, y: __m512| {
+                if L2 {
+                    let d = _mm512_sub_ps(x, y);
+                    *acc = _mm512_fmadd_ps(d, d, *acc);
+                } else {
+                    *acc = _mm512_fmadd_ps(x, y, *acc);
+                }
+            };
+            let mut i = 0;
+            while i + 32 <= n {
+                let q0 = _mm512_loadu_ps(q.add(i));
+                let q1 = _mm512_loadu_ps(q.add(i + 16));
+                for j in 0..4 {
+                    step(&mut a[j], q0, _mm512_loadu_ps(r[j].add(i)));
+                    step(&mut b[j], q1, _mm512_loadu_ps(r[j].add(i + 16)));
+                }
+                i += 32;
+            }
+            while i + 16 <= n {
+                let q0 = _mm512_loadu_ps(q.add(i));
+                for j in 0..4 {
+                    step(&mut a[j], q0, _mm512_loadu_ps(r[j].add(i)));
+                }
+                i += 16;
+            }
+            if i < n {
+                let mask: __mmask16 = (1u16 << (n - i)) - 1;
+                let q0 = _mm512_maskz_loadu_ps(mask, q.add(i));
+                for j in 0..4 {
+                    step(&mut b[j], q0, _mm512_maskz_loadu_ps(mask, r[j].add(i)));
+                }
+            }
+            [0, 1, 2, 3].map(|j| _mm512_reduce_add_ps(_mm512_add_ps(a[j], b[j])))
+        }
+    }
 
     pub(super) fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
         let n = a.len().min(b.len());
@@ -393,6 +478,8 @@ mod x86 {
             v.push(super::Kernels {
                 dot: dot_avx512,
                 l2sq: l2sq_avx512,
+                dot4: dot4_avx512,
+                l2sq4: l2sq4_avx512,
                 name: "avx512",
             });
         }
@@ -400,6 +487,8 @@ mod x86 {
             v.push(super::Kernels {
                 dot: dot_avx2,
                 l2sq: l2sq_avx2,
+                dot4: dot4_avx2,
+                l2sq4: l2sq4_avx2,
                 name: "avx2+fma",
             });
         }
@@ -472,6 +561,18 @@ pub(crate) fn prepare_into(metric: Metric, dims: usize, v: &[f32], out: &mut [f3
     Ok(())
 }
 
+/// [`distance`] of one prepared query against four rows (the batched
+/// kernels; identical results).
+#[inline(always)]
+pub(crate) fn distance4(k: &Kernels, metric: Metric, q: &[f32], r: [&[f32]; 4]) -> [f32; 4] {
+    let post = |d: f32| if d.is_nan() { f32::INFINITY } else { d };
+    match metric {
+        Metric::Cosine => (k.dot4)(q, r).map(|x| post((1.0 - x).clamp(0.0, 2.0))),
+        Metric::Dot => (k.dot4)(q, r).map(|x| post(-x)),
+        Metric::L2 => (k.l2sq4)(q, r).map(|x| post(x.max(0.0))),
+    }
+}
+
 /// Distance between two prepared vectors under `metric`, clamped to the
 /// metric's range; NaN (impossible for validated input) maps to +inf.
 #[inline(always)]
@@ -493,6 +594,34 @@ mod tests {
         *seed ^= *seed >> 7;
         *seed ^= *seed << 17;
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    #[test]
+    fn batched_kernels_match_single_ones() {
+        let mut s = 0x1234_5678_9ABC_DEF0u64;
+        for n in [1usize, 15, 16, 17, 31, 32, 33, 50, 64, 384, 785] {
+            let q: Vec<f32> = (0..n).map(|_| rng(&mut s)).collect();
+            let rows: Vec<Vec<f32>> = (0..4)
+                .map(|_| (0..n).map(|_| rng(&mut s)).collect())
+                .collect();
+            let r = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
+            for k in available_kernels() {
+                let (d4, l4) = ((k.dot4)(&q, r), (k.l2sq4)(&q, r));
+                for j in 0..4 {
+                    let (d, l) = ((k.dot)(&q, r[j]), (k.l2sq)(&q, r[j]));
+                    assert!(
+                        (d4[j] - d).abs() <= 1e-4 * (1.0 + d.abs()),
+                        "{} dot n={n}",
+                        k.name
+                    );
+                    assert!(
+                        (l4[j] - l).abs() <= 1e-4 * (1.0 + l.abs()),
+                        "{} l2 n={n}",
+                        k.name
+                    );
+                }
+            }
+        }
     }
 
     #[test]
