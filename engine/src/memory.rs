@@ -1085,7 +1085,7 @@ impl Memory {
                     }
                 }
             }
-            existing.sort_by(|a, b| b.1.cmp(&a.1));
+            existing.sort_by_key(|e| std::cmp::Reverse(e.1));
             existing.truncate(g.max_outdated_candidates);
             if !existing.is_empty() {
                 let display = |n: &str| {

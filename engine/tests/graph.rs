@@ -158,7 +158,7 @@ fn new_entities_relations_provenance_and_search() {
         .unwrap();
     assert_eq!(mine[0].relationship, "has_brother");
     // JSON shape: Mem0's `relations` beside `results`.
-    let j = serde_json::to_value(&r_json(&mem)).unwrap();
+    let j = serde_json::to_value(r_json(&mem)).unwrap();
     assert!(j["relations"][0]["score"].is_number());
 }
 
