@@ -840,9 +840,40 @@ impl Graph {
     }
 
     /// Whether `c`'s layer-0 list has a free slot.
-    fn has_room(&self, c: u32) -> bool {
-        self.links(c, 0)
-            .is_some_and(|l| (l[0].load(Relaxed) as usize) < l.len() - 1)
+    /// Adds the layer-0 link `c → u` for the reachability repair: appended
+    /// if `c` has room, else replacing `c`'s farthest link that is not an
+    /// edge of the traversal tree (`parent[t] != c`). False if `c` has no
+    /// such link (or already links `u`).
+    fn link_off_tree(&self, c: u32, u: u32, parent: &[u32]) -> bool {
+        let n = self.n();
+        let Some(links) = self.links(c, 0) else {
+            return false;
+        };
+        let cnt = (links[0].load(Relaxed) as usize).min(links.len() - 1);
+        if links[1..1 + cnt].iter().any(|a| a.load(Relaxed) == u) {
+            return false;
+        }
+        if cnt < links.len() - 1 {
+            links[1 + cnt].store(u, Relaxed);
+            links[0].store(cnt as u32 + 1, Relaxed);
+            self.indeg_add(u, true);
+            return true;
+        }
+        let mut best: Option<(usize, f32)> = None;
+        for (j, a) in links.iter().enumerate().take(cnt + 1).skip(1) {
+            let t = a.load(Relaxed);
+            if (t as usize) < n && parent.get(t as usize) != Some(&c) {
+                let d = self.dist_nodes(c, t);
+                if best.is_none_or(|(_, bd)| d > bd) {
+                    best = Some((j, d));
+                }
+            }
+        }
+        let Some((j, _)) = best else { return false };
+        self.indeg_add(links[j].load(Relaxed), false);
+        links[j].store(u, Relaxed);
+        self.indeg_add(u, true);
+        true
     }
 
     /// Adds the layer-0 link `c → u`: appended if `c` has room, else
@@ -909,23 +940,30 @@ impl Graph {
         self.recount_in_degrees();
         let mut nb = Vec::new();
         let mut reached = vec![false; n];
+        // The search tree of the traversal: `parent[t]` is the node whose
+        // link first reached `t`. Replacing any link that is not a tree
+        // edge keeps every reached node reached, so linking in an
+        // unreached node can never cut off another one.
+        let mut parent = vec![NONE; n];
         let mut stack = Vec::new();
-        let mut bfs = |start: u32, reached: &mut Vec<bool>, nb: &mut Vec<u32>| {
-            if !reached[start as usize] {
-                reached[start as usize] = true;
-                stack.push(start);
-            }
-            while let Some(x) = stack.pop() {
-                self.neighbors_into(x, 0, nb);
-                for &t in nb.iter() {
-                    if !reached[t as usize] {
-                        reached[t as usize] = true;
-                        stack.push(t);
+        let mut bfs =
+            |start: u32, reached: &mut Vec<bool>, parent: &mut Vec<u32>, nb: &mut Vec<u32>| {
+                if !reached[start as usize] {
+                    reached[start as usize] = true;
+                    stack.push(start);
+                }
+                while let Some(x) = stack.pop() {
+                    self.neighbors_into(x, 0, nb);
+                    for &t in nb.iter() {
+                        if !reached[t as usize] {
+                            reached[t as usize] = true;
+                            parent[t as usize] = x;
+                            stack.push(t);
+                        }
                     }
                 }
-            }
-        };
-        bfs(ep, &mut reached, &mut nb);
+            };
+        bfs(ep, &mut reached, &mut parent, &mut nb);
         let mut added = 0;
         for u in 0..n {
             if reached[u] || self.deleted[u] {
@@ -952,23 +990,20 @@ impl Graph {
             s.sorted.clear();
             s.sorted.extend(s.res.drain());
             s.sorted.sort_unstable();
-            let mut linked = s.sorted.iter().any(|c| self.add_in_link(c.id, u as u32));
-            if !linked {
-                // Every nearby list is full of links that are some node's
-                // only in-link (tiny `m`): take any reached node with room,
-                // else displace the nearest candidate's farthest link (its
-                // target, if now cut off, is linked in by the next pass).
-                linked = (0..n as u32)
-                    .filter(|&c| reached[c as usize] && !self.deleted[c as usize])
-                    .any(|c| self.has_room(c) && self.add_in_link(c, u as u32));
-                if !linked && let Some(c) = s.sorted.first() {
-                    self.force_link(c.id, u as u32, 0);
-                    linked = true;
-                }
-            }
-            if linked {
+            // The nearest reached candidates first, then any reached node.
+            // Some reached node always has room or a non-tree link: all
+            // their links point at reached nodes, and full lists of at
+            // least 2 links outnumber the |reached| − 1 tree edges.
+            let linked = s
+                .sorted
+                .iter()
+                .map(|c| c.id)
+                .chain((0..n as u32).filter(|&c| reached[c as usize]))
+                .find(|&c| self.link_off_tree(c, u as u32, &parent));
+            if let Some(c) = linked {
                 added += 1;
-                bfs(u as u32, &mut reached, &mut nb);
+                parent[u] = c;
+                bfs(u as u32, &mut reached, &mut parent, &mut nb);
             }
         }
         added
