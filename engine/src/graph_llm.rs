@@ -6,7 +6,7 @@
 use memlayer_models::ChatMessage;
 use serde_json::{Value, json};
 
-use crate::llm_output::OutputError;
+use crate::llm_output::{OutputError, parse_object};
 
 /// Longest entity name, type or relationship kept from the model, in bytes
 /// after normalisation (the store accepts up to 512).
@@ -126,20 +126,6 @@ fn clean(v: Option<&Value>) -> Option<String> {
         return None;
     }
     Some(s.to_string())
-}
-
-fn parse_object(text: &str) -> Result<serde_json::Map<String, Value>, OutputError> {
-    let t = text.trim();
-    let t = t
-        .strip_prefix("```json")
-        .or_else(|| t.strip_prefix("```"))
-        .map(|r| r.trim_end().trim_end_matches("```").trim())
-        .unwrap_or(t);
-    match serde_json::from_str::<Value>(t) {
-        Ok(Value::Object(o)) => Ok(o),
-        Ok(_) => Err(OutputError("expected a JSON object".into())),
-        Err(e) => Err(OutputError(format!("not JSON: {e}"))),
-    }
 }
 
 /// Parses `{"entities": [{name, type}], "relations": [{head, relation,

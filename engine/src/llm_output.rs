@@ -74,7 +74,7 @@ fn clean_text(v: Option<&Value>) -> Option<String> {
     Some(s.chars().take(MAX_TEXT_CHARS).collect())
 }
 
-fn parse_object(text: &str) -> Result<serde_json::Map<String, Value>, OutputError> {
+pub(crate) fn parse_object(text: &str) -> Result<serde_json::Map<String, Value>, OutputError> {
     let t = text.trim();
     // Tolerate a Markdown code fence around the JSON (unconstrained models).
     let t = t

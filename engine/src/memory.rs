@@ -1186,7 +1186,7 @@ impl Memory {
     /// Hybrid search in a scope (see [`crate::search`] for the ranking).
     pub fn search(&self, query: &str, opts: &SearchOptions) -> Result<SearchResult> {
         let query = check_query(query)?;
-        let scope = validated_scope(&opts.scope())?;
+        let full_scope = validated_scope(&opts.scope())?;
         let limit = opts.limit.unwrap_or(self.inner.config.search.limit);
         if limit == 0 || limit > MAX_LIMIT {
             return Err(MemoryError::invalid(
@@ -1200,7 +1200,7 @@ impl Memory {
             return Err(MemoryError::invalid("threshold", "must be in 0..=1"));
         }
         let filter = parse_filters(opts.filters.as_ref())?;
-        let Some(scope) = narrow_scope(&scope, filter.as_ref()) else {
+        let Some(scope) = narrow_scope(&full_scope, filter.as_ref()) else {
             return Ok(SearchResult::default());
         };
         let qv = self.inner.embedder.embed(query)?;
@@ -1293,7 +1293,7 @@ impl Memory {
             });
         }
         let relations = if self.inner.config.graph {
-            Some(self.graph_search(query, &qv, &validated_scope(&opts.scope())?, limit)?)
+            Some(self.graph_search(query, &qv, &full_scope, limit)?)
         } else {
             None
         };
@@ -1393,6 +1393,8 @@ impl Memory {
         if sg.nodes.is_empty() {
             return Ok(Vec::new());
         }
+        // The speaker's own node (a hub: most relations start there).
+        let me = graph::self_name(scope, false).and_then(|m| sg.by_name.get(&m).copied());
         let mut sim: HashMap<usize, f32> = HashMap::new();
         let bump = |sim: &mut HashMap<usize, f32>, i: usize, s: f32| {
             let e = sim.entry(i).or_insert(0.0);
@@ -1403,8 +1405,7 @@ impl Memory {
                 bump(&mut sim, i, 1.0);
             }
             if graph::is_self_word(&ng)
-                && let Some(me) = graph::self_name(scope, false)
-                && let Some(&i) = sg.by_name.get(&me)
+                && let Some(i) = me
             {
                 bump(&mut sim, i, 1.0);
             }
@@ -1415,8 +1416,7 @@ impl Memory {
         // Embedding matches of the query's words cost one more (batched)
         // embedding call: only when no entity other than the speaker was
         // recognised by name or by the whole query.
-        let me_node = graph::self_name(scope, false).and_then(|m| sg.by_name.get(&m).copied());
-        let found_other = sim.keys().any(|&i| Some(i) != me_node);
+        let found_other = sim.keys().any(|&i| Some(i) != me);
         let terms = if found_other {
             Vec::new()
         } else {
@@ -1437,10 +1437,9 @@ impl Memory {
             .iter()
             .map(|&(i, s)| (sg.nodes[i].name.as_str(), s))
             .collect();
-        // The speaker's own node is a hub (most relations start there): its
-        // edges are reached through the other recognised entities, and read
-        // directly (bounded) only when no other entity was recognised.
-        let me = graph::self_name(scope, false).and_then(|m| sg.by_name.get(&m).copied());
+        // The hub's edges are reached through the other recognised
+        // entities, and read directly (bounded) only when no other entity
+        // was recognised.
         let mut expand: Vec<usize> = matched
             .iter()
             .map(|&(i, _)| i)

@@ -845,40 +845,19 @@ impl Graph {
     /// edge of the traversal tree (`parent[t] != c`). False if `c` has no
     /// such link (or already links `u`).
     fn link_off_tree(&self, c: u32, u: u32, parent: &[u32]) -> bool {
-        let n = self.n();
-        let Some(links) = self.links(c, 0) else {
-            return false;
-        };
-        let cnt = (links[0].load(Relaxed) as usize).min(links.len() - 1);
-        if links[1..1 + cnt].iter().any(|a| a.load(Relaxed) == u) {
-            return false;
-        }
-        if cnt < links.len() - 1 {
-            links[1 + cnt].store(u, Relaxed);
-            links[0].store(cnt as u32 + 1, Relaxed);
-            self.indeg_add(u, true);
-            return true;
-        }
-        let mut best: Option<(usize, f32)> = None;
-        for (j, a) in links.iter().enumerate().take(cnt + 1).skip(1) {
-            let t = a.load(Relaxed);
-            if (t as usize) < n && parent.get(t as usize) != Some(&c) {
-                let d = self.dist_nodes(c, t);
-                if best.is_none_or(|(_, bd)| d > bd) {
-                    best = Some((j, d));
-                }
-            }
-        }
-        let Some((j, _)) = best else { return false };
-        self.indeg_add(links[j].load(Relaxed), false);
-        links[j].store(u, Relaxed);
-        self.indeg_add(u, true);
-        true
+        self.link_replacing(c, u, |t| parent.get(t as usize) != Some(&c))
     }
 
     /// Adds the layer-0 link `c → u`: appended if `c` has room, else
     /// replacing `c`'s farthest link whose target has another in-link.
     fn add_in_link(&self, c: u32, u: u32) -> bool {
+        self.link_replacing(c, u, |t| self.indeg_of(t) >= 2)
+    }
+
+    /// Adds the layer-0 link `c → u`: appended if `c` has room, else in
+    /// place of `c`'s farthest link whose target passes `replaceable`.
+    /// False if `c` already links `u` or no link may be replaced.
+    fn link_replacing(&self, c: u32, u: u32, replaceable: impl Fn(u32) -> bool) -> bool {
         let n = self.n();
         let Some(links) = self.links(c, 0) else {
             return false;
@@ -894,7 +873,7 @@ impl Graph {
             let mut best: Option<(usize, f32)> = None;
             for (j, a) in links.iter().enumerate().take(cnt + 1).skip(1) {
                 let t = a.load(Relaxed);
-                if (t as usize) < n && self.indeg_of(t) >= 2 {
+                if (t as usize) < n && replaceable(t) {
                     let d = self.dist_nodes(c, t);
                     if best.is_none_or(|(_, bd)| d > bd) {
                         best = Some((j, d));

@@ -21,8 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use memlayer::models::{
-    BertEmbedder, CachedModel, ChatConfig, ChatModel, Embedder, EmbedderConfig, LlamaCppChat,
-    ModelSource,
+    BertEmbedder, ChatConfig, ChatModel, Embedder, EmbedderConfig, LlamaCppChat,
 };
 use memlayer::{AddOptions, Memory, MemoryConfig, Message, Scope};
 use serde::Deserialize;
@@ -61,14 +60,6 @@ struct Pair {
     same: bool,
 }
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn name_eq(a: &str, b: &str) -> bool {
     a == b || (a.len() >= 3 && b.contains(a)) || (b.len() >= 3 && a.contains(b))
 }
@@ -79,13 +70,6 @@ fn matches(t: &Triple, s: &str, r: &str, d: &str) -> bool {
         && t.relationship
             .iter()
             .any(|alt| r.contains(alt.as_str()) || alt.contains(r))
-}
-
-fn src(s: &str) -> ModelSource {
-    match CachedModel::by_name(s) {
-        Some(_) => ModelSource::Cached(s.into()),
-        None => ModelSource::Path(s.into()),
-    }
 }
 
 fn pairs(embedder: &dyn Embedder) {
@@ -133,8 +117,13 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let embedder: Arc<dyn Embedder> =
-        Arc::new(BertEmbedder::load(&src("minilm"), &EmbedderConfig::default()).unwrap());
+    let embedder: Arc<dyn Embedder> = Arc::new(
+        BertEmbedder::load(
+            &memlayer_tests::model_source("minilm"),
+            &EmbedderConfig::default(),
+        )
+        .unwrap(),
+    );
     if args.iter().any(|a| a == "--pairs") {
         pairs(embedder.as_ref());
         return;
@@ -146,7 +135,7 @@ fn main() {
     let data: File = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let chat: Arc<dyn ChatModel> = Arc::new(
         LlamaCppChat::load(
-            &src(&chat_name),
+            &memlayer_tests::model_source(&chat_name),
             ChatConfig {
                 parallel: 4,
                 ..ChatConfig::default()
@@ -299,10 +288,11 @@ fn main() {
     println!(
         "add(infer) latency over {} adds: graph on p50 {:.0} ms (p95 {:.0}), graph off p50 {:.0} ms (p95 {:.0}); on/off p50 ratio {:.2}",
         lat_on.len(),
-        pct(&mut lat_on.clone(), 0.5),
-        pct(&mut lat_on.clone(), 0.95),
-        pct(&mut lat_off.clone(), 0.5),
-        pct(&mut lat_off.clone(), 0.95),
-        pct(&mut lat_on, 0.5) / pct(&mut lat_off, 0.5)
+        memlayer_tests::percentile(&mut lat_on.clone(), 0.5),
+        memlayer_tests::percentile(&mut lat_on.clone(), 0.95),
+        memlayer_tests::percentile(&mut lat_off.clone(), 0.5),
+        memlayer_tests::percentile(&mut lat_off.clone(), 0.95),
+        memlayer_tests::percentile(&mut lat_on, 0.5)
+            / memlayer_tests::percentile(&mut lat_off, 0.5)
     );
 }

@@ -13,8 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use memlayer::models::{
-    BertEmbedder, CachedModel, ChatConfig, ChatModel, Embedder, EmbedderConfig, LlamaCppChat,
-    ModelSource,
+    BertEmbedder, ChatConfig, ChatModel, Embedder, EmbedderConfig, LlamaCppChat,
 };
 use memlayer::{AddOptions, GetAllOptions, Memory, MemoryConfig, MemoryError, Message};
 use serde::Deserialize;
@@ -42,15 +41,6 @@ struct Expect {
     max_memories: Option<usize>,
 }
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i]
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |name: &str| {
@@ -71,18 +61,20 @@ fn main() {
     });
     let data: File = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
 
-    let src = |s: &str| match CachedModel::by_name(s) {
-        Some(_) => ModelSource::Cached(s.into()),
-        None => ModelSource::Path(s.into()),
-    };
-    let embedder: Arc<dyn Embedder> =
-        Arc::new(BertEmbedder::load(&src("minilm"), &EmbedderConfig::default()).unwrap());
+    let embedder: Arc<dyn Embedder> = Arc::new(
+        BertEmbedder::load(
+            &memlayer_tests::model_source("minilm"),
+            &EmbedderConfig::default(),
+        )
+        .unwrap(),
+    );
     let cfg = ChatConfig {
         prefix_cache,
         parallel: 3,
         ..ChatConfig::default()
     };
-    let chat: Arc<dyn ChatModel> = Arc::new(LlamaCppChat::load(&src(&chat_name), cfg).unwrap());
+    let chat: Arc<dyn ChatModel> =
+        Arc::new(LlamaCppChat::load(&memlayer_tests::model_source(&chat_name), cfg).unwrap());
     println!(
         "chat model {}  prefix cache {}",
         chat.model_id(),
@@ -232,9 +224,9 @@ fn main() {
     println!(
         "add(infer) latency over {} calls: p50 {:.0} ms, p95 {:.0} ms; tokens per add p50 {:.0} (prompt tokens {ptoks}, of which cached {ctoks} = {:.1}%)",
         lat.len(),
-        pct(&mut lat.clone(), 0.5),
-        pct(&mut lat, 0.95),
-        pct(&mut toks, 0.5),
+        memlayer_tests::percentile(&mut lat.clone(), 0.5),
+        memlayer_tests::percentile(&mut lat, 0.95),
+        memlayer_tests::percentile(&mut toks, 0.5),
         100.0 * ctoks as f64 / ptoks.max(1) as f64
     );
     println!(

@@ -63,3 +63,22 @@ pub fn minilm_reference() -> Reference {
     let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("bad fixture {}: {e}", p.display()))
 }
+
+/// The `p` quantile (0..=1, nearest rank) of `v` (sorted in place); NaN
+/// when empty. Shared by the scenario runners.
+pub fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A model named on a runner's command line: a cached model name
+/// (`qwen`, `smollm2`, `minilm`) or a path.
+pub fn model_source(s: &str) -> memlayer_models::ModelSource {
+    match CachedModel::by_name(s) {
+        Some(_) => memlayer_models::ModelSource::Cached(s.into()),
+        None => memlayer_models::ModelSource::Path(s.into()),
+    }
+}
