@@ -157,18 +157,9 @@ fn encode_edge_value(e: &EdgeV2) -> Result<Vec<u8>> {
     encode_version(EDGE_FORMAT, "graph edge", e)
 }
 
-/// Normalises an entity name or relationship: trim, lowercase, whitespace
-/// runs → `_`.
-///
-/// ```
-/// assert_eq!(memlayer_store::graph::normalize_name("  New   York "), "new_york");
-/// ```
-pub fn normalize_name(s: &str) -> String {
-    s.split_whitespace()
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join("_")
-}
+// Entity and relationship keys: trim, lowercase, whitespace runs → `_`
+// (the one name normaliser, from `memlayer-text`).
+pub use memlayer_text::normalize_name;
 
 fn checked_name(what: &str, s: &str) -> Result<String> {
     let n = normalize_name(s);

@@ -1,8 +1,10 @@
-//! Keyword index: a Unicode-aware tokenizer and BM25 postings maintained in
-//! the same write transaction as the records.
+//! Keyword index: BM25 postings maintained in the same write transaction as
+//! the records. Tokenizer, stop words and the BM25 term score come from
+//! `memlayer-text` (shared with graph search and grounding).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use memlayer_text::bm25;
 use redb::{ReadTransaction, ReadableTable};
 use uuid::Uuid;
 
@@ -10,39 +12,8 @@ use crate::error::{Result, StoreError};
 use crate::scope::Scope;
 use crate::tables::{KW_DOCLEN, KW_POSTINGS, KW_STATS, WTables};
 
-/// BM25 `k1`.
-pub const BM25_K1: f32 = 1.2;
-/// BM25 `b`.
-pub const BM25_B: f32 = 0.75;
-/// Tokens longer than this many bytes are not indexed.
-pub const MAX_TOKEN_BYTES: usize = 128;
-
-/// A small English stop-word list (used when the store was created with
-/// stop words enabled).
-pub const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
-    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
-    "they", "this", "to", "was", "will", "with", "i", "me", "my", "we", "our", "you", "your", "he",
-    "she", "him", "her", "his", "its", "has", "have", "had", "do", "does", "did", "am", "been",
-    "so",
-];
-
-/// Splits text into lowercase tokens on every non-alphanumeric character
-/// (Unicode-aware), optionally dropping stop words.
-///
-/// ```
-/// use memlayer_store::keyword::tokenize;
-/// assert_eq!(tokenize("Héllo, WORLD! café-au-lait", false), ["héllo", "world", "café", "au", "lait"]);
-/// assert_eq!(tokenize("The cat is on the mat", true), ["cat", "mat"]);
-/// ```
-pub fn tokenize(text: &str, stop_words: bool) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .map(str::to_lowercase)
-        .filter(|t| t.len() <= MAX_TOKEN_BYTES)
-        .filter(|t| !(stop_words && STOP_WORDS.contains(&t.as_str())))
-        .collect()
-}
+pub use memlayer_text::bm25::{B as BM25_B, K1 as BM25_K1};
+pub use memlayer_text::{MAX_TOKEN_BYTES, STOP_WORDS, tokenize};
 
 /// Term frequencies of a text.
 pub(crate) fn term_counts(text: &str, stop_words: bool) -> (BTreeMap<String, u32>, u32) {
@@ -205,14 +176,10 @@ pub(crate) fn bm25(
                 hits.push((id, tf.value()));
             }
         }
-        let df = hits.len() as f32;
-        let idf = (1.0 + (n as f32 - df + 0.5) / (df + 0.5)).ln();
+        let idf = bm25::idf(n as f32, hits.len() as f32);
         for (id, tf) in hits {
             let dl = doclen.get(id.as_bytes())?.map(|g| g.value()).unwrap_or(0) as f32;
-            let tf = tf as f32;
-            let s =
-                idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * (1.0 - BM25_B + BM25_B * dl / avgdl));
-            *scores.entry(id).or_insert(0.0) += s;
+            *scores.entry(id).or_insert(0.0) += bm25::term_score(idf, tf as f32, dl, avgdl);
         }
     }
     let mut out: Vec<(Uuid, f32)> = scores.into_iter().collect();
