@@ -118,6 +118,7 @@ impl ModelError {
         }
     }
 
+    #[cfg(feature = "llama")]
     pub(crate) fn llama(e: impl std::fmt::Display) -> Self {
         ModelError::Inference {
             backend: "llama.cpp",
