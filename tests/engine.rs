@@ -152,7 +152,7 @@ fn infer_true_with_smollm2_yields_valid_events_and_searchable_facts() {
             Event::Delete => assert!(mem.get(&e.id).unwrap().is_none()),
         }
     }
-    assert!(mem.store().verify().unwrap().is_ok());
+    assert!(mem.verify().unwrap().is_ok());
 }
 
 /// Graph memory on SmolLM2: the pipeline runs end to end, every graph answer

@@ -2,12 +2,13 @@
 //! tokio's blocking pool (model inference and fsyncs must not block the
 //! async executor).
 
-use serde_json::{Map, Value};
+use std::io::{BufRead, Write};
 
 use crate::error::{MemoryError, Result};
 use crate::{
     AddOptions, AddResult, DeleteAllReport, GetAllOptions, HistoryEvent, Memory, MemoryItem,
-    MemoryPage, Messages, Scope, SearchOptions, SearchResult,
+    MemoryPage, Messages, Relation, RelationRecord, Scope, SearchOptions, SearchResult,
+    TransferStats, UpdateOptions, VerifyReport,
 };
 
 /// Async wrapper of a [`Memory`]; cheap to clone.
@@ -39,7 +40,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         Ok(r) => r,
         // A panic inside the engine is a bug: propagate it, don't hide it.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(MemoryError::Conflict(format!(
+        Err(e) => Err(MemoryError::Cancelled(format!(
             "the blocking task was cancelled (runtime shutting down?): {e}"
         ))),
     }
@@ -88,15 +89,10 @@ impl AsyncMemory {
     }
 
     /// See [`Memory::update`].
-    pub async fn update(
-        &self,
-        id: impl Into<String>,
-        text: Option<String>,
-        metadata: Option<Map<String, Value>>,
-    ) -> Result<MemoryItem> {
+    pub async fn update(&self, id: impl Into<String>, opts: UpdateOptions) -> Result<MemoryItem> {
         let m = self.inner.clone();
         let id = id.into();
-        blocking(move || m.update(&id, text.as_deref(), metadata)).await
+        blocking(move || m.update(&id, &opts)).await
     }
 
     /// See [`Memory::delete`].
@@ -123,5 +119,83 @@ impl AsyncMemory {
     pub async fn reset(&self) -> Result<()> {
         let m = self.inner.clone();
         blocking(move || m.reset()).await
+    }
+
+    /// See [`Memory::flush`].
+    pub async fn flush(&self) -> Result<()> {
+        let m = self.inner.clone();
+        blocking(move || m.flush()).await
+    }
+
+    /// See [`Memory::len`].
+    pub async fn len(&self) -> Result<u64> {
+        let m = self.inner.clone();
+        blocking(move || m.len()).await
+    }
+
+    /// See [`Memory::is_empty`].
+    pub async fn is_empty(&self) -> Result<bool> {
+        let m = self.inner.clone();
+        blocking(move || m.is_empty()).await
+    }
+
+    /// See [`Memory::relations`].
+    pub async fn relations(
+        &self,
+        scope: Scope,
+        include_invalid: bool,
+    ) -> Result<Vec<RelationRecord>> {
+        let m = self.inner.clone();
+        blocking(move || m.relations(&scope, include_invalid)).await
+    }
+
+    /// See [`Memory::neighbors`].
+    pub async fn neighbors(
+        &self,
+        entity: impl Into<String>,
+        depth: usize,
+        scope: Scope,
+    ) -> Result<Vec<RelationRecord>> {
+        let m = self.inner.clone();
+        let entity = entity.into();
+        blocking(move || m.neighbors(&entity, depth, &scope)).await
+    }
+
+    /// See [`Memory::paths`].
+    pub async fn paths(
+        &self,
+        from: impl Into<String>,
+        to: impl Into<String>,
+        max_depth: usize,
+        scope: Scope,
+    ) -> Result<Vec<Vec<Relation>>> {
+        let m = self.inner.clone();
+        let (from, to) = (from.into(), to.into());
+        blocking(move || m.paths(&from, &to, max_depth, &scope)).await
+    }
+
+    /// See [`Memory::verify`].
+    pub async fn verify(&self) -> Result<VerifyReport> {
+        let m = self.inner.clone();
+        blocking(move || m.verify()).await
+    }
+
+    /// See [`Memory::export_jsonl`]; the writer is handed back when done.
+    pub async fn export_jsonl<W: Write + Send + 'static>(
+        &self,
+        mut w: W,
+    ) -> Result<(W, TransferStats)> {
+        let m = self.inner.clone();
+        blocking(move || {
+            let stats = m.export_jsonl(&mut w)?;
+            Ok((w, stats))
+        })
+        .await
+    }
+
+    /// See [`Memory::import_jsonl`].
+    pub async fn import_jsonl<R: BufRead + Send + 'static>(&self, r: R) -> Result<TransferStats> {
+        let m = self.inner.clone();
+        blocking(move || m.import_jsonl(r)).await
     }
 }

@@ -8,6 +8,7 @@ use memlayer_store::StoreError;
 /// them to exit codes and HTTP statuses).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// The caller's input is invalid; nothing was changed.
     Validation,
@@ -21,6 +22,9 @@ pub enum ErrorCode {
     Index,
     /// A concurrent change won; nothing was changed.
     Conflict,
+    /// The operation was cancelled before it finished (e.g. its async
+    /// runtime shut down); it may or may not have been applied.
+    Cancelled,
 }
 
 impl ErrorCode {
@@ -33,12 +37,27 @@ impl ErrorCode {
             ErrorCode::Storage => "storage",
             ErrorCode::Index => "index",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::Cancelled => "cancelled",
         }
     }
 }
 
 /// Everything the [`crate::Memory`] API can fail with. Every variant says
 /// what went wrong; [`MemoryError::suggestion`] says what to do.
+///
+/// Failures of the layers below (model, store, index) keep the layer's
+/// error as [`std::error::Error::source`] and name only the layer in their
+/// own message, so a chain prints each part once;
+/// [`MemoryError::report`] renders the whole chain on one line.
+///
+/// ```
+/// use std::error::Error;
+/// use memlayer::{MemoryError, store::StoreError};
+/// let e = MemoryError::from(StoreError::Io(std::io::Error::other("disk full")));
+/// assert_eq!(e.to_string(), "the store failed");
+/// assert!(e.source().is_some());
+/// assert_eq!(e.report(), "the store failed: I/O error: disk full");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MemoryError {
@@ -57,13 +76,13 @@ pub enum MemoryError {
         id: String,
     },
     /// A model failed (loading, inference).
-    #[error("model error: {0}")]
+    #[error("the model failed")]
     Model(#[from] ModelError),
-    /// The store failed (I/O, corruption, model pinning).
-    #[error("storage error: {0}")]
-    Storage(StoreError),
+    /// The store failed (I/O, corruption, lock held by another process).
+    #[error("the store failed")]
+    Storage(#[source] StoreError),
     /// The vector index failed.
-    #[error("index error: {0}")]
+    #[error("the vector index failed")]
     Index(#[from] IndexError),
     /// The chat model's answer could not be used (not the expected JSON even
     /// after grammar-constrained decoding, e.g. cut off by `max_tokens`).
@@ -78,6 +97,9 @@ pub enum MemoryError {
     /// A memory changed while an operation was deciding about it.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The operation was cancelled before it finished.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
 }
 
 impl MemoryError {
@@ -92,7 +114,25 @@ impl MemoryError {
             MemoryError::Storage(_) => ErrorCode::Storage,
             MemoryError::Index(_) => ErrorCode::Index,
             MemoryError::Conflict(_) => ErrorCode::Conflict,
+            MemoryError::Cancelled(_) => ErrorCode::Cancelled,
         }
+    }
+
+    /// The message and every source's, joined by `: ` (what a front end
+    /// prints). A source whose message is already part of the line (an
+    /// error that both prints and exposes its cause) is not repeated.
+    pub fn report(&self) -> String {
+        let mut s = self.to_string();
+        let mut cur = std::error::Error::source(self);
+        while let Some(e) = cur {
+            let m = e.to_string();
+            if !s.contains(&m) {
+                s.push_str(": ");
+                s.push_str(&m);
+            }
+            cur = e.source();
+        }
+        s
     }
 
     /// What the caller can do about it.
@@ -114,6 +154,9 @@ impl MemoryError {
                 "delete the index snapshot beside the database (<db>.hnsw, <db>.ids); it is rebuilt from the store on open"
             }
             ErrorCode::Conflict => "another writer changed the memory; re-read it and retry",
+            ErrorCode::Cancelled => {
+                "the call was cancelled (runtime shutting down?); check the memory's state before retrying"
+            }
         }
     }
 
@@ -131,21 +174,21 @@ impl From<StoreError> for MemoryError {
         match e {
             S::NotFound { id } => MemoryError::NotFound { id: id.to_string() },
             S::Conflict { .. } => MemoryError::Conflict(e.to_string()),
-            S::InvalidScope { field, .. } => MemoryError::invalid(field, e.to_string()),
+            S::InvalidScope { field, reason } => MemoryError::invalid(field, reason),
             S::MissingScope => MemoryError::invalid(
                 "scope",
                 "at least one of user_id, agent_id or run_id is required",
             ),
-            S::IdentityKeyInMetadata { .. } | S::InvalidMetadata(_) => {
-                MemoryError::invalid("metadata", e.to_string())
+            S::InvalidMetadata(reason) => MemoryError::invalid("metadata", reason),
+            S::IdentityKeyInMetadata { .. } => MemoryError::invalid("metadata", e.to_string()),
+            S::InvalidFilter { path, reason } => {
+                MemoryError::invalid("filters", format!("at `{path}`: {reason}"))
             }
-            S::InvalidFilter { .. } | S::InvalidTimestamp { .. } => {
-                MemoryError::invalid("filters", e.to_string())
-            }
+            S::InvalidTimestamp { .. } => MemoryError::invalid("filters", e.to_string()),
             S::EmbedderMismatch { .. } => MemoryError::invalid("embedder", e.to_string()),
             S::InvalidCursor(_) => MemoryError::invalid("cursor", e.to_string()),
-            S::InvalidText(_) => MemoryError::invalid("text", e.to_string()),
-            S::InvalidVector(_) => MemoryError::invalid("vector", e.to_string()),
+            S::InvalidText(reason) => MemoryError::invalid("text", reason),
+            S::InvalidVector(reason) => MemoryError::invalid("vector", reason),
             S::Import { .. } => MemoryError::invalid("import", e.to_string()),
             other => MemoryError::Storage(other),
         }
@@ -170,5 +213,33 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::NotFound);
         assert_eq!(e.code().as_str(), "not_found");
         assert!(!e.suggestion().is_empty());
+    }
+
+    #[test]
+    fn messages_name_the_field_once() {
+        let e: MemoryError = StoreError::InvalidScope {
+            field: "user_id",
+            reason: "contains whitespace".into(),
+        }
+        .into();
+        assert_eq!(e.to_string(), "invalid user_id: contains whitespace");
+        let e: MemoryError = StoreError::InvalidMetadata("not an object".into()).into();
+        assert_eq!(e.to_string(), "invalid metadata: not an object");
+    }
+
+    #[test]
+    fn layer_failures_keep_their_source() {
+        use std::error::Error;
+        let e: MemoryError = StoreError::Corrupt {
+            what: "records",
+            reason: "bad tag".into(),
+        }
+        .into();
+        assert_eq!(e.code(), ErrorCode::Storage);
+        let src = e.source().map(ToString::to_string).unwrap_or_default();
+        assert!(src.starts_with("corrupt data in records"), "{src}");
+        assert_eq!(e.report().matches("corrupt data").count(), 1);
+        let e = MemoryError::Cancelled("runtime gone".into());
+        assert_eq!(e.code().as_str(), "cancelled");
     }
 }

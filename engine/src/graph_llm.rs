@@ -76,9 +76,10 @@ pub struct Extraction {
     pub dropped: usize,
 }
 
-/// Normalises a name for matching: trim, lowercase, drop a leading article
-/// or possessive (`the`, `a`, `an`, `my`, `our`), whitespace and `-` runs →
-/// `_`, surrounding punctuation removed.
+/// Normalises an extracted entity name for matching: the entity cleanup
+/// (words split at whitespace, `-` and `_`; surrounding punctuation removed;
+/// a leading article or possessive — `the`, `a`, `an`, `my`, `our`, `his`,
+/// `her` — dropped), then the one name key, [`memlayer_text::normalize_name`].
 ///
 /// ```
 /// use memlayer::graph_llm::normalize_entity;
@@ -99,7 +100,7 @@ pub fn normalize_entity(s: &str) -> String {
     let start = usize::from(
         words.len() > 1 && matches!(words[0], "the" | "a" | "an" | "my" | "our" | "his" | "her"),
     );
-    words[start..].join("_")
+    memlayer_text::normalize_name(&words[start..].join(" "))
 }
 
 /// Normalises a relationship: lowercase snake case of its words.
@@ -110,12 +111,7 @@ pub fn normalize_entity(s: &str) -> String {
 /// assert_eq!(normalize_relationship("works-at"), "works_at");
 /// ```
 pub fn normalize_relationship(s: &str) -> String {
-    s.trim()
-        .to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join("_")
+    memlayer_text::words(s).collect::<Vec<_>>().join("_")
 }
 
 fn clean(v: Option<&Value>) -> Option<String> {

@@ -30,33 +30,39 @@
 #![deny(clippy::unwrap_used)]
 #![deny(missing_docs)]
 
+mod add;
 #[cfg(feature = "tokio")]
 mod async_memory;
+mod builder;
 mod config;
+mod crud;
 mod error;
 mod graph;
 pub mod graph_llm;
 pub mod llm_output;
 mod memory;
 mod messages;
+mod options;
 pub mod prompts;
 pub mod search;
 mod types;
+mod validate;
 mod vectors;
 
 #[cfg(feature = "tokio")]
 pub use async_memory::AsyncMemory;
+pub use builder::MemoryBuilder;
 pub use config::{
     Durability, GraphConfig, IndexConfig, LlmConfig, MemoryConfig, PromptConfig, ReconcileConfig,
     SearchConfig,
 };
 pub use error::{ErrorCode, MemoryError, Result};
 pub use graph::{GraphChanges, Relation, RelationRecord};
-pub use memory::{Memory, MemoryBuilder};
+pub use memory::Memory;
 pub use messages::{MAX_MESSAGE_BYTES, MAX_MESSAGES, MAX_TOTAL_BYTES, Message, Messages};
 pub use types::{
     AddEvent, AddOptions, AddResult, AddStats, Event, GetAllOptions, MemoryItem, MemoryPage,
-    PROCEDURAL_MEMORY, Reranker, ScoreDetails, SearchOptions, SearchResult,
+    PROCEDURAL_MEMORY, Reranker, ScoreDetails, SearchOptions, SearchResult, UpdateOptions,
 };
 pub use vectors::IndexOrigin;
 
@@ -64,4 +70,8 @@ pub use vectors::IndexOrigin;
 pub use memlayer_models as models;
 /// The store crate (scopes, filters, history events, export format).
 pub use memlayer_store as store;
-pub use memlayer_store::{DeleteAllReport, HistoryEvent, HistoryKind, Scope};
+pub use memlayer_store::{
+    DeleteAllReport, HistoryEvent, HistoryKind, Scope, Snapshot, TransferStats, VerifyReport,
+};
+/// The text crate (tokenizer, stop words, stemmer, BM25).
+pub use memlayer_text as text;

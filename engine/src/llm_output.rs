@@ -125,121 +125,30 @@ pub fn parse_facts(text: &str) -> Result<Vec<String>, OutputError> {
     Ok(out)
 }
 
-/// Words that say nothing about what a fact is about.
-const GENERIC: &[&str] = &[
-    "the",
-    "and",
-    "for",
-    "with",
-    "his",
-    "her",
-    "their",
-    "has",
-    "have",
-    "had",
-    "is",
-    "are",
-    "was",
-    "were",
-    "likes",
-    "like",
-    "loves",
-    "love",
-    "enjoys",
-    "enjoy",
-    "name",
-    "named",
-    "lives",
-    "live",
-    "works",
-    "work",
-    "as",
-    "a",
-    "an",
-    "in",
-    "at",
-    "of",
-    "to",
-    "on",
-    "from",
-    "user",
-    "user's",
-    "who",
-    "now",
-    "not",
-    "no",
-    "does",
-    "doesn't",
-    "very",
-    "also",
-    "being",
-    "been",
-    "be",
-    "by",
-    "that",
-    "this",
-    "it",
-    "its",
-    "my",
-    "me",
-    "i",
-    "i'm",
-    "am",
-    "prefers",
-    "prefer",
-    "favorite",
-    "favourite",
-    "wants",
-    "want",
-    "plans",
-    "plan",
-    "goes",
-    "go",
-    "uses",
-    "use",
-    "can",
-    "will",
-    "would",
-    "how",
-    "what",
-    "when",
-    "where",
-    "why",
-    "which",
-    "you",
-    "your",
-    "there",
-    "here",
-    "hi",
-    "hello",
-    "thanks",
-    "thank",
-    "today",
-    "please",
-    "help",
-    "just",
-    "really",
-    "about",
-    "some",
-    "any",
-];
-
+/// A fact's content words: [`memlayer_text::words`] of 3+ letters that are
+/// neither stop words nor generic ([`memlayer_text::GENERIC_WORDS`]).
 fn content_words(s: &str) -> Vec<String> {
-    s.split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .map(|w| w.trim_matches('\'').to_lowercase())
-        .filter(|w| w.chars().count() >= 3 && !GENERIC.contains(&w.as_str()))
+    memlayer_text::words(s)
+        .filter(|w| {
+            w.chars().count() >= 3
+                && !memlayer_text::is_stop_word(w)
+                && !memlayer_text::GENERIC_WORDS.contains(&w.as_str())
+        })
         .collect()
 }
 
 /// Whether a fact is grounded in the source text: at least one of its
-/// content words (or its first five letters, for inflections) occurs in the
-/// source. Facts without content words count as grounded. Small models
-/// sometimes copy facts from the prompt's examples; this drops them.
+/// content words occurs in the source, as written or as its stem
+/// ([`memlayer_text::stem`], for inflections: "hiking" / "I hike"), or its
+/// first five letters do (longer derivations: "engineering" / "engineer").
+/// Facts without content words count as grounded. Small models sometimes
+/// copy facts from the prompt's examples; this drops them.
 ///
 /// ```
 /// use memlayer::llm_output::is_grounded;
 /// assert!(is_grounded("Works as a dentist", "I work as a dentist."));
 /// assert!(is_grounded("Has two cats", "We adopted two kittens, both cats."));
+/// assert!(is_grounded("Enjoys hiking", "I love to hike."));
 /// assert!(!is_grounded("Name is Tom", "I work as a dentist."));
 /// ```
 pub fn is_grounded(fact: &str, source: &str) -> bool {
@@ -249,8 +158,10 @@ pub fn is_grounded(fact: &str, source: &str) -> bool {
     }
     let src = source.to_lowercase();
     words.iter().any(|w| {
-        let stem: String = w.chars().take(5).collect();
-        src.contains(w.as_str()) || src.contains(stem.as_str())
+        let prefix: String = w.chars().take(5).collect();
+        src.contains(w.as_str())
+            || src.contains(memlayer_text::stem(w).as_str())
+            || src.contains(prefix.as_str())
     })
 }
 

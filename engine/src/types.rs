@@ -1,105 +1,14 @@
 //! Request options and response shapes of the [`crate::Memory`] API. The
 //! responses serialise to Mem0's JSON shapes.
 
-use memlayer_store::{Memory as Record, Scope};
+use memlayer_store::Memory as Record;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::options::{AddOptions, GetAllOptions, SearchOptions, UpdateOptions};
+
 /// The `memory_type` of procedural memories (Mem0's value).
 pub const PROCEDURAL_MEMORY: &str = "procedural_memory";
-
-/// Options of [`crate::Memory::add`].
-///
-/// ```
-/// use memlayer::AddOptions;
-/// let o = AddOptions::user("alice").agent("planner").infer(false);
-/// assert!(!o.infer);
-/// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AddOptions {
-    /// The end user the memories belong to.
-    pub user_id: Option<String>,
-    /// The agent.
-    pub agent_id: Option<String>,
-    /// The run / session.
-    pub run_id: Option<String>,
-    /// Metadata stored on every memory this call creates or updates.
-    pub metadata: Option<Map<String, Value>>,
-    /// `true` (default): extract facts with the LLM and reconcile them;
-    /// `false`: store each non-system message verbatim.
-    pub infer: bool,
-    /// `procedural_memory` summarises the agent's run (needs `agent_id`).
-    pub memory_type: Option<String>,
-    /// A fact-extraction prompt for this call only.
-    pub prompt: Option<String>,
-    /// RFC 3339 expiry of the created memories (hidden from search after).
-    pub expiration_date: Option<String>,
-}
-
-impl Default for AddOptions {
-    fn default() -> Self {
-        AddOptions {
-            user_id: None,
-            agent_id: None,
-            run_id: None,
-            metadata: None,
-            infer: true,
-            memory_type: None,
-            prompt: None,
-            expiration_date: None,
-        }
-    }
-}
-
-impl AddOptions {
-    /// Options for a user's memories.
-    pub fn user(id: impl Into<String>) -> Self {
-        AddOptions {
-            user_id: Some(id.into()),
-            ..AddOptions::default()
-        }
-    }
-    /// Options for an agent's memories.
-    pub fn for_agent(id: impl Into<String>) -> Self {
-        AddOptions {
-            agent_id: Some(id.into()),
-            ..AddOptions::default()
-        }
-    }
-    /// Sets the agent.
-    pub fn agent(mut self, id: impl Into<String>) -> Self {
-        self.agent_id = Some(id.into());
-        self
-    }
-    /// Sets the run.
-    pub fn run(mut self, id: impl Into<String>) -> Self {
-        self.run_id = Some(id.into());
-        self
-    }
-    /// Sets `infer`.
-    pub fn infer(mut self, infer: bool) -> Self {
-        self.infer = infer;
-        self
-    }
-    /// Sets the metadata.
-    pub fn metadata(mut self, m: Map<String, Value>) -> Self {
-        self.metadata = Some(m);
-        self
-    }
-    /// Sets the memory type.
-    pub fn memory_type(mut self, t: impl Into<String>) -> Self {
-        self.memory_type = Some(t.into());
-        self
-    }
-    pub(crate) fn scope(&self) -> Scope {
-        Scope {
-            user_id: self.user_id.clone(),
-            agent_id: self.agent_id.clone(),
-            run_id: self.run_id.clone(),
-        }
-    }
-}
 
 /// What happened to a memory: the store's history event kind (`ADD`,
 /// `UPDATE`, `DELETE` in JSON), so `add` results and `history` agree.
@@ -274,74 +183,6 @@ impl From<Record> for MemoryItem {
     }
 }
 
-/// Options of [`crate::Memory::search`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SearchOptions {
-    /// User scope.
-    pub user_id: Option<String>,
-    /// Agent scope.
-    pub agent_id: Option<String>,
-    /// Run scope.
-    pub run_id: Option<String>,
-    /// Filters in the store's (Mem0's) filter language.
-    pub filters: Option<Value>,
-    /// Result count (default from config, at most 1000).
-    pub limit: Option<usize>,
-    /// Drop hits whose semantic score is below this (0..=1).
-    pub threshold: Option<f32>,
-    /// Attach [`ScoreDetails`] to every hit.
-    pub explain: bool,
-    /// Also return memories past their expiration date.
-    pub include_expired: bool,
-    /// Skip the configured reranker for this query.
-    pub no_rerank: bool,
-}
-
-impl SearchOptions {
-    /// Options for a user's memories.
-    pub fn user(id: impl Into<String>) -> Self {
-        SearchOptions {
-            user_id: Some(id.into()),
-            ..SearchOptions::default()
-        }
-    }
-    /// Options for an agent's memories.
-    pub fn for_agent(id: impl Into<String>) -> Self {
-        SearchOptions {
-            agent_id: Some(id.into()),
-            ..SearchOptions::default()
-        }
-    }
-    /// Sets the limit.
-    pub fn limit(mut self, n: usize) -> Self {
-        self.limit = Some(n);
-        self
-    }
-    /// Sets the filters.
-    pub fn filters(mut self, f: Value) -> Self {
-        self.filters = Some(f);
-        self
-    }
-    /// Sets the threshold.
-    pub fn threshold(mut self, t: f32) -> Self {
-        self.threshold = Some(t);
-        self
-    }
-    /// Turns on score details.
-    pub fn explain(mut self) -> Self {
-        self.explain = true;
-        self
-    }
-    pub(crate) fn scope(&self) -> Scope {
-        Scope {
-            user_id: self.user_id.clone(),
-            agent_id: self.agent_id.clone(),
-            run_id: self.run_id.clone(),
-        }
-    }
-}
-
 /// Response of `search`: `{"results": [...]}` (+ `"relations"` when graph
 /// memory is on).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -351,43 +192,6 @@ pub struct SearchResult {
     /// Relations of the entities recognised in the query, best first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relations: Option<Vec<crate::graph::Relation>>,
-}
-
-/// Options of [`crate::Memory::get_all`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GetAllOptions {
-    /// User scope.
-    pub user_id: Option<String>,
-    /// Agent scope.
-    pub agent_id: Option<String>,
-    /// Run scope.
-    pub run_id: Option<String>,
-    /// Filters.
-    pub filters: Option<Value>,
-    /// Page size (`None`: everything).
-    pub limit: Option<usize>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Also list expired memories.
-    pub include_expired: bool,
-}
-
-impl GetAllOptions {
-    /// Options for a user's memories.
-    pub fn user(id: impl Into<String>) -> Self {
-        GetAllOptions {
-            user_id: Some(id.into()),
-            ..GetAllOptions::default()
-        }
-    }
-    pub(crate) fn scope(&self) -> Scope {
-        Scope {
-            user_id: self.user_id.clone(),
-            agent_id: self.agent_id.clone(),
-            run_id: self.run_id.clone(),
-        }
-    }
 }
 
 /// Response of `get_all`: `{"results": [...], "next_cursor": ...}`.

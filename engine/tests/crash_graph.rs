@@ -305,7 +305,7 @@ fn crash_graph_sigkill() {
             unreported += 1;
             next += 1;
         }
-        if !mem.store().verify().unwrap().is_ok() {
+        if !mem.verify().unwrap().is_ok() {
             verify_failures += 1;
         }
     }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use memlayer::models::{HashEmbedder, ScriptedChat};
-use memlayer::store::{EdgeUpsert, NewMemory, WriteBatch};
+use memlayer::store::{EdgeUpsert, NewMemory, Store, StoreConfig, WriteBatch};
 use memlayer::{
     AddOptions, ErrorCode, GetAllOptions, Memory, MemoryConfig, Relation, Scope, SearchOptions,
 };
@@ -115,7 +115,7 @@ fn new_entities_relations_provenance_and_search() {
         ]
     );
     // Names are normalised for matching, displayed as given; types kept.
-    let snap = mem.store().snapshot().unwrap();
+    let snap = mem.snapshot().unwrap();
     let tom = snap.graph_node(&scope, "tom").unwrap().unwrap();
     assert_eq!(tom.display_name, "Tom");
     assert_eq!(tom.node_type, "person");
@@ -192,7 +192,7 @@ fn merge_by_name_and_outdated_check_sees_existing_relations() {
     let check = &req[4].last().unwrap().content;
     assert!(check.contains("0: Tom -- lives_in -- Dublin"), "{check}");
     assert!(check.contains("- Tom -- works_as -- chef"), "{check}");
-    let snap = mem.store().snapshot().unwrap();
+    let snap = mem.snapshot().unwrap();
     let mut names: Vec<String> = snap
         .graph_nodes(&scope)
         .unwrap()
@@ -388,8 +388,16 @@ fn a_failing_batch_leaves_neither_memories_nor_relations() {
     let dir = tempfile::tempdir().unwrap();
     let (mem, _) = open(dir.path(), &[]);
     let scope = Scope::user("u");
-    // The engine's add batch: memory + nodes + edge, guarded by a hash check
-    // that fails (the memory it expects was changed) → nothing is written.
+    // `Memory` hands out no write access to its store: commit the engine's
+    // add batch (memory + nodes + edge, guarded by a hash check that fails
+    // because the memory it expects was changed) on the store itself, with
+    // the engine closed, then reopen → nothing was written.
+    let (model, path) = (
+        mem.embedder().model_id().to_string(),
+        mem.path().to_path_buf(),
+    );
+    drop(mem);
+    let store = Store::open(&path, StoreConfig::new(model, DIMS as u32)).unwrap();
     let mut b = WriteBatch::new();
     let id = b.insert(NewMemory::new("Likes tea", scope.clone(), vec![0.5; DIMS]));
     b.upsert_edge(EdgeUpsert {
@@ -400,17 +408,19 @@ fn a_failing_batch_leaves_neither_memories_nor_relations() {
         memory_id: Some(id),
     });
     b.expect_hash(uuid::Uuid::now_v7(), "0".repeat(32));
-    assert!(mem.store().commit(b).is_err());
+    assert!(store.commit(b).is_err());
+    drop(store);
+    let (mem, _) = open(dir.path(), &[]);
     assert!(mem.get(&id.to_string()).unwrap().is_none());
     assert!(triples(&mem, &scope, true).is_empty());
     assert!(
-        mem.store()
-            .snapshot()
+        mem.snapshot()
             .unwrap()
             .graph_nodes(&scope)
             .unwrap()
             .is_empty()
     );
+    assert!(mem.verify().unwrap().is_ok());
 }
 
 #[test]

@@ -10,7 +10,7 @@ use memlayer::models::{
 };
 use memlayer::{
     AddOptions, ErrorCode, Event, GetAllOptions, HistoryKind, IndexOrigin, Memory, MemoryConfig,
-    MemoryError, Message, Scope, SearchOptions,
+    MemoryError, Message, Scope, SearchOptions, UpdateOptions,
 };
 use parking_lot::Mutex;
 use serde_json::json;
@@ -238,7 +238,7 @@ fn update_delete_none_and_add_paths() {
         .unwrap()
         .results[0];
     assert_eq!(hit.id, berlin);
-    assert!(mem.store().verify().unwrap().is_ok());
+    assert!(mem.verify().unwrap().is_ok());
 }
 
 #[test]
@@ -374,7 +374,7 @@ fn concurrent_change_retries_reconciliation_once() {
     let id = raw(&mem, "u", "Lives in Berlin");
     let (m2, id2) = (mem.clone(), id.clone());
     let _ = chat.hook.set(Box::new(move || {
-        m2.update(&id2, Some("Lives in Berlin, Germany"), None)
+        m2.update(&id2, &UpdateOptions::text("Lives in Berlin, Germany"))
             .unwrap();
     }));
     let r = mem
@@ -410,7 +410,7 @@ fn second_conflict_is_skipped_and_reported() {
     let _ = chat.hook.set(Box::new(move || {
         let mut n = n.lock();
         *n += 1;
-        m2.update(&id2, Some(&format!("Lives in Berlin ({n})")), None)
+        m2.update(&id2, &UpdateOptions::text(format!("Lives in Berlin ({n})")))
             .unwrap();
     }));
     let r = mem
@@ -450,7 +450,7 @@ fn procedural_memory_needs_an_agent() {
     let r = mem
         .add(
             msgs,
-            &AddOptions::for_agent("planner").memory_type("procedural_memory"),
+            &AddOptions::agent("planner").memory_type("procedural_memory"),
         )
         .unwrap();
     let m = mem.get(&r.results[0].id).unwrap().unwrap();
@@ -474,7 +474,7 @@ fn agent_facts_come_from_assistant_messages_when_only_agent_id_is_set() {
             Message::user("Who are you?"),
             Message::assistant("I'm Lea and I always answer in French."),
         ],
-        &AddOptions::for_agent("lea"),
+        &AddOptions::agent("lea"),
     )
     .unwrap();
     let sys = &chat.requests()[0][0].content;
@@ -482,17 +482,11 @@ fn agent_facts_come_from_assistant_messages_when_only_agent_id_is_set() {
         sys.contains("ASSISTANT itself"),
         "agent prompt expected: {sys}"
     );
-    let page = mem
-        .get_all(&GetAllOptions {
-            agent_id: Some("lea".into()),
-            ..Default::default()
-        })
-        .unwrap();
+    let page = mem.get_all(&GetAllOptions::agent("lea")).unwrap();
     assert_eq!(page.results[0].role.as_deref(), Some("assistant"));
     // With only user messages and only an agent id, the user prompt is used.
     let (mem, chat) = open(tempfile::tempdir().unwrap().path(), &[r#"{"facts": []}"#]);
-    mem.add("I like tea", &AddOptions::for_agent("lea"))
-        .unwrap();
+    mem.add("I like tea", &AddOptions::agent("lea")).unwrap();
     assert!(chat.requests()[0][0].content.contains("about the USER"));
 }
 
@@ -537,13 +531,10 @@ fn scopes_are_isolated_in_candidates_and_search() {
     // Run and agent scopes nest inside the user scope.
     mem.add(
         "Packed an umbrella",
-        &AddOptions::user("alice").run("trip").infer(false),
+        &AddOptions::user("alice").with_run("trip").infer(false),
     )
     .unwrap();
-    let run = SearchOptions {
-        run_id: Some("trip".into()),
-        ..SearchOptions::user("alice")
-    };
+    let run = SearchOptions::user("alice").with_run("trip");
     assert_eq!(mem.search("umbrella", &run).unwrap().results.len(), 1);
     let hits = mem.search("Paris", &run).unwrap().results;
     assert!(
@@ -573,7 +564,7 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
                     ..AddOptions::user("u")
                 },
             ),
-            "filters",
+            "expiration_date",
         ),
     ] {
         match r {
@@ -615,7 +606,9 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
         ErrorCode::NotFound
     );
     assert_eq!(
-        mem.update(&missing, Some("x"), None).unwrap_err().code(),
+        mem.update(&missing, &UpdateOptions::text("x"))
+            .unwrap_err()
+            .code(),
         ErrorCode::NotFound
     );
     assert_eq!(
@@ -656,8 +649,8 @@ fn crud_history_paging_and_reset() {
     let m = mem
         .update(
             &ids[3],
-            Some("memory number three"),
-            Some(json!({"k": 1}).as_object().unwrap().clone()),
+            &UpdateOptions::text("memory number three")
+                .with_metadata(json!({"k": 1}).as_object().unwrap().clone()),
         )
         .unwrap();
     assert_eq!(m.memory, "memory number three");
@@ -881,7 +874,7 @@ fn memory_is_send_sync_clone_and_concurrent() {
         }
     });
     assert_eq!(mem.len().unwrap(), 100);
-    assert!(mem.store().verify().unwrap().is_ok());
+    assert!(mem.verify().unwrap().is_ok());
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::time::Instant;
 use memlayer::models::{
     BertEmbedder, ChatConfig, ChatModel, Embedder, EmbedderConfig, LlamaCppChat,
 };
-use memlayer::{AddOptions, GetAllOptions, Memory, MemoryConfig, MemoryError, Message};
+use memlayer::{AddOptions, GetAllOptions, Memory, MemoryConfig, MemoryError, Message, Scope};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -101,11 +101,12 @@ fn main() {
             .chat(chat.clone())
             .open()
             .unwrap();
-        let base = AddOptions {
+        let scope = Scope {
             user_id: sc.user_id.clone(),
             agent_id: sc.agent_id.clone(),
-            ..AddOptions::default()
+            run_id: None,
         };
+        let base = AddOptions::scoped(scope.clone());
         for m in &sc.initial {
             mem.add(
                 m.as_str(),
@@ -160,11 +161,7 @@ fn main() {
                 Err(e) => panic!("{}: {e}", sc.name),
             }
         }
-        let opts = GetAllOptions {
-            user_id: sc.user_id.clone(),
-            agent_id: sc.agent_id.clone(),
-            ..GetAllOptions::default()
-        };
+        let opts = GetAllOptions::scoped(scope.clone());
         let finals: Vec<String> = mem
             .get_all(&opts)
             .unwrap()

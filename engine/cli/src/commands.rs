@@ -10,7 +10,7 @@ use std::time::Instant;
 use memlayer::models::{CachedModel, ModelSource};
 use memlayer::{
     AddEvent, AddOptions, AddResult, Event, GetAllOptions, Memory, MemoryConfig, Messages, Scope,
-    SearchOptions,
+    SearchOptions, UpdateOptions,
 };
 use serde_json::{Map, Value, json};
 
@@ -255,9 +255,7 @@ pub fn add(cli: &Cli, a: &AddArgs) -> CliResult {
     }
     let infer = a.infer || !a.no_infer;
     let opts = AddOptions {
-        user_id: scope.user_id,
-        agent_id: scope.agent_id,
-        run_id: scope.run_id,
+        scope,
         metadata,
         infer,
         memory_type: a.memory_type.clone(),
@@ -325,9 +323,7 @@ pub fn search(cli: &Cli, a: &SearchArgs) -> CliResult {
         .map(|s| parse_json("--filters", s))
         .transpose()?;
     let opts = SearchOptions {
-        user_id: scope.user_id,
-        agent_id: scope.agent_id,
-        run_id: scope.run_id,
+        scope,
         filters,
         limit: a.limit,
         threshold: a.threshold,
@@ -390,9 +386,7 @@ pub fn list(cli: &Cli, a: &ListArgs) -> CliResult {
         .map(|s| parse_json("--filters", s))
         .transpose()?;
     let opts = GetAllOptions {
-        user_id: scope.user_id.clone(),
-        agent_id: scope.agent_id.clone(),
-        run_id: scope.run_id.clone(),
+        scope: scope.clone(),
         filters,
         limit: a.limit,
         cursor: a.cursor.clone(),
@@ -431,7 +425,13 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> CliResult {
         .map(|s| parse_object("--metadata", s))
         .transpose()?;
     let mem = open(cli)?;
-    let m = mem.update(&a.id, a.text.as_deref(), metadata)?;
+    let m = mem.update(
+        &a.id,
+        &UpdateOptions {
+            text: a.text.clone(),
+            metadata,
+        },
+    )?;
     if cli.json {
         return print_json(&m);
     }

@@ -99,7 +99,7 @@ impl From<MemoryError> for Failure {
         };
         Failure {
             code: code.as_str(),
-            message: e.to_string(),
+            message: e.report(),
             suggestion: suggestion.into(),
             exit,
         }

@@ -1,4 +1,5 @@
-//! Hybrid ranking: how semantic similarity, BM25 and recency combine.
+//! Hybrid ranking: how semantic similarity, BM25 and recency combine into
+//! one score.
 //!
 //! For a memory with cosine similarity `c` to the query and BM25 score `b`
 //! (0 when it shares no term with the query):
@@ -20,9 +21,6 @@
 
 use crate::config::SearchConfig;
 use crate::types::ScoreDetails;
-
-/// Largest `limit` accepted by `search` and `get_all` pages.
-pub const MAX_LIMIT: usize = 1000;
 
 /// Combines the signals of one candidate (see the module docs).
 ///
