@@ -68,7 +68,6 @@ impl Graph {
         added + self.repair_reachability(s)
     }
 
-    /// Whether `c`'s layer-0 list has a free slot.
     /// Adds the layer-0 link `c → u` for the reachability repair: appended
     /// if `c` has room, else replacing `c`'s farthest link that is not an
     /// edge of the traversal tree (`parent[t] != c`). False if `c` has no
@@ -118,14 +117,15 @@ impl Graph {
     }
 
     /// Guarantees every live node is reachable on layer 0 from the entry
-    /// point: a BFS finds unreached nodes, each gets an in-link from its
-    /// nearest reached node (replacing a link whose target has other
-    /// in-links). Needs exclusive access (called under the write lock).
-    /// Returns the number of links added.
+    /// point: a traversal from the entry point finds the unreached nodes,
+    /// and each gets an in-link from the nearest reached node that has
+    /// room or a link off the traversal tree ([`Self::link_off_tree`]), so
+    /// no reached node is ever cut off. Needs exclusive access (called
+    /// under the write lock). Returns the number of links added.
     pub(crate) fn repair_reachability(&self, s: &mut Scratch) -> usize {
-        // A pass can replace a link some reached node depended on (its
-        // target had another in-link, but maybe only from unreached
-        // nodes), so repeat until a pass finds every live node reached.
+        // A pass links in every unreached live node without cutting a
+        // reached one off, so the next pass finds nothing to add; the loop
+        // stops at the first pass that adds nothing (bounded as a guard).
         let mut total = 0;
         for _ in 0..16 {
             let added = self.repair_reachability_pass(s);
