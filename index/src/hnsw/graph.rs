@@ -343,3 +343,78 @@ impl Graph {
         self.upper.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hnsw::testutil::{add, graph, indegs, line, set};
+
+    #[test]
+    fn set_neighbors_keeps_in_degrees_in_step() {
+        let g = line(2, &[0.0, 1.0, 2.0, 3.0]);
+        set(&g, 0, 0, &[1, 2]);
+        set(&g, 1, 0, &[2]);
+        assert_eq!(indegs(&g), [0, 1, 2, 0]);
+        // Replacing a list takes its old targets' in-links away.
+        set(&g, 0, 0, &[3]);
+        assert_eq!(indegs(&g), [0, 0, 1, 1]);
+        set(&g, 2, 0, &[0, 1, 3]);
+        assert_eq!(indegs(&g), [1, 1, 1, 2]);
+        set(&g, 2, 0, &[]);
+        assert_eq!(indegs(&g), [0, 0, 1, 1]);
+        g.check_invariants().expect("bookkeeping in step");
+        // Upper layers have no in-degree counters.
+        let mut g = graph(1, 2);
+        add(&mut g, &[0.0], 1);
+        add(&mut g, &[1.0], 1);
+        set(&g, 0, 1, &[1]);
+        assert_eq!(indegs(&g), [0, 0]);
+        g.check_invariants().expect("upper-layer link");
+    }
+
+    #[test]
+    fn indeg_add_counts_and_saturates_at_zero() {
+        let g = line(2, &[0.0, 1.0]);
+        g.indeg_add(1, true);
+        g.indeg_add(1, true);
+        g.indeg_add(1, false);
+        assert_eq!(g.indeg_of(1), 1);
+        g.indeg_add(0, false);
+        assert_eq!(g.indeg_of(0), 0, "never wraps below zero");
+        // Ids past the end are ignored.
+        g.indeg_add(7, true);
+        assert_eq!(g.indeg_of(7), 0);
+    }
+
+    #[test]
+    fn recount_in_degrees_restores_corrupted_counters() {
+        let g = line(2, &[0.0, 1.0, 2.0]);
+        set(&g, 0, 0, &[1, 2]);
+        set(&g, 2, 0, &[1]);
+        g.indeg[1].store(9, Relaxed);
+        g.indeg[0].store(3, Relaxed);
+        assert!(g.check_invariants().is_err());
+        g.recount_in_degrees();
+        assert_eq!(indegs(&g), [0, 2, 1]);
+        g.check_invariants().expect("recounted");
+    }
+
+    #[test]
+    fn link_lists_exist_only_on_a_nodes_layers() {
+        let mut g = graph(2, 3);
+        let a = add(&mut g, &[0.0, 0.0], 0);
+        let b = add(&mut g, &[1.0, 0.0], 2);
+        let c = add(&mut g, &[0.0, 1.0], 1);
+        assert_eq!(g.links(a, 0).map(<[_]>::len), Some(1 + 6));
+        assert!(g.links(a, 1).is_none());
+        assert_eq!(g.links(b, 1).map(<[_]>::len), Some(1 + 3));
+        assert_eq!(g.links(b, 2).map(<[_]>::len), Some(1 + 3));
+        assert!(g.links(b, 3).is_none());
+        assert!(g.links(c, 2).is_none());
+        assert!(g.links(3, 0).is_none(), "no such node");
+        assert_eq!(g.upper_len(), 3 * (1 + 3));
+        assert_eq!(*g.entry.lock(), Entry { node: b, level: 2 });
+        assert_eq!(g.map.get(&1), Some(&b));
+        g.check_invariants().expect("fresh nodes");
+    }
+}

@@ -269,3 +269,184 @@ impl Graph {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hnsw::testutil::{add, graph, indegs, line, out, set};
+
+    fn items(g: &Graph, base: u32, ids: &[u32]) -> Vec<Item> {
+        let mut v: Vec<Item> = ids
+            .iter()
+            .map(|&id| Item {
+                d: g.dist_nodes(base, id),
+                id,
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn ids(v: &[Item]) -> Vec<u32> {
+        v.iter().map(|it| it.id).collect()
+    }
+
+    #[test]
+    fn selection_keeps_diverse_neighbours_over_near_duplicates() {
+        // Base 0 at x = 0; 1 and 2 to its right, 3 and 4 to its left.
+        let g = line(2, &[0.0, 1.0, 1.1, -1.0, -1.1]);
+        let cands = items(&g, 0, &[1, 2, 3, 4]);
+        let mut sel = Vec::new();
+        g.select_neighbors(&cands, 2, &mut sel);
+        assert_eq!(ids(&sel), [1, 3], "one neighbour on each side");
+        // With room for three, 2 and 4 are still skipped: each is closer
+        // to a kept neighbour than to the base.
+        g.select_neighbors(&cands, 3, &mut sel);
+        assert_eq!(ids(&sel), [1, 3]);
+        // Candidates that fit are all kept, duplicates included.
+        g.select_neighbors(&cands, 4, &mut sel);
+        assert_eq!(ids(&sel), [1, 3, 2, 4]);
+    }
+
+    /// A 2-d graph with node 0 at the origin linking the four points at
+    /// distance 1 on the axes (1: +x, 2: +y, 3: −x, 4: −y), node 0's
+    /// layer-0 list full (m = 2), and node 5 far away linking 0.
+    fn star() -> Graph {
+        let mut g = graph(2, 2);
+        for v in [
+            [0.0, 0.0],
+            [1.0, 0.0],
+            [0.0, 1.0],
+            [-1.0, 0.0],
+            [0.0, -1.0],
+            [5.0, 5.0],
+        ] {
+            add(&mut g, &v, 0);
+        }
+        set(&g, 0, 0, &[1, 2, 3, 4]);
+        set(&g, 5, 0, &[0]);
+        g
+    }
+
+    /// Node 0 at x = 0 with a full layer-0 list (m = 2) of 1 (x = 1),
+    /// 2 (x = 1.1), 3 (x = −1) and 4 (x = −1.1), node 5 far away linking
+    /// 0, and q (x = 0.5) to be linked in.
+    fn full_line() -> (Graph, u32) {
+        let g = line(2, &[0.0, 1.0, 1.1, -1.0, -1.1, 10.0, 0.5]);
+        set(&g, 0, 0, &[1, 2, 3, 4]);
+        set(&g, 5, 0, &[0]);
+        (g, 6)
+    }
+
+    #[test]
+    fn pruning_puts_last_in_links_back_in_free_slots() {
+        let (g, q) = full_line();
+        // 4 has a second in-link; 1, 2 and 3 only node 0's.
+        set(&g, 5, 0, &[0, 4]);
+        // The heuristic alone keeps q and 3 (1 and 2 are closer to q than
+        // to node 0, 4 is closer to 3); the free slots take 1 and 2 back.
+        let mut s = Scratch::new();
+        assert!(g.connect(0, q, g.dist_nodes(0, q), 0, &mut s));
+        assert_eq!(out(&g, 0, 0), [q, 3, 1, 2]);
+        assert_eq!(indegs(&g), [1, 1, 1, 1, 1, 0, 1], "4 keeps 5's link");
+        g.check_invariants().expect("bookkeeping in step");
+    }
+
+    #[test]
+    fn pruning_keeps_a_last_in_link_in_place_of_a_shared_one() {
+        let mut g = star();
+        // q near node 1: the heuristic keeps q, 2, 3 and 4 and drops 1,
+        // whose only in-link is node 0's list; 3 also has one from 2.
+        let q = add(&mut g, &[0.9, 0.0], 0);
+        set(&g, 2, 0, &[3]);
+        let mut s = Scratch::new();
+        assert!(g.connect(0, q, g.dist_nodes(0, q), 0, &mut s));
+        assert_eq!(out(&g, 0, 0), [q, 2, 1, 4], "1 replaced 3 (shared)");
+        assert_eq!(indegs(&g), [1, 1, 1, 1, 1, 0, 1], "3 keeps 2's link");
+        g.check_invariants().expect("bookkeeping in step");
+    }
+
+    /// The limit of the in-degree rule (why reachability is restored by the
+    /// repair, not kept by every insert): when every candidate is some
+    /// node's last in-link and the list is full, one of them must go.
+    #[test]
+    fn pruning_with_only_last_in_links_can_cut_a_node_off() {
+        let (g, q) = full_line();
+        let mut s = Scratch::new();
+        assert!(g.connect(0, q, g.dist_nodes(0, q), 0, &mut s));
+        assert_eq!(out(&g, 0, 0), [q, 3, 1, 2]);
+        assert_eq!(g.indeg_of(4), 0);
+        g.check_invariants().expect("still well formed");
+        assert!(matches!(
+            g.check_reachable(),
+            Err(crate::hnsw::InvariantError::Unreachable { node: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn connect_appends_when_there_is_room_and_never_twice() {
+        let g = line(2, &[0.0, 1.0, 2.0]);
+        set(&g, 0, 0, &[1]);
+        let mut s = Scratch::new();
+        assert!(g.connect(0, 2, 4.0, 0, &mut s));
+        assert!(g.connect(0, 2, 4.0, 0, &mut s), "already linked");
+        assert_eq!(out(&g, 0, 0), [1, 2]);
+        assert_eq!(indegs(&g), [0, 1, 1]);
+    }
+
+    #[test]
+    fn connect_reuses_a_tombstoned_slot() {
+        let mut g = star();
+        g.tombstone(2);
+        g.map.remove(&2);
+        let q = add(&mut g, &[3.0, 3.0], 0);
+        let mut s = Scratch::new();
+        let d = g.dist_nodes(0, q);
+        assert!(g.connect(0, q, d, 0, &mut s));
+        assert_eq!(out(&g, 0, 0), [1, q, 3, 4], "q took the tombstone's slot");
+        assert_eq!(g.indeg_of(2), 0);
+        assert_eq!(g.indeg_of(q), 1);
+        g.check_invariants().expect("bookkeeping in step");
+    }
+
+    #[test]
+    fn force_link_replaces_the_farthest_link_to_a_shared_target() {
+        let g = line(2, &[0.0, 1.0, -2.0, 3.0, -4.0, 10.0, 0.5]);
+        set(&g, 0, 0, &[1, 2, 3, 4]);
+        // 2 and 3 have a second in-link; 4 (the farthest) has not.
+        set(&g, 5, 0, &[2, 3]);
+        g.force_link(0, 6, 0);
+        assert_eq!(out(&g, 0, 0), [1, 2, 6, 4], "3 replaced, not 4");
+        assert_eq!(indegs(&g), [0, 1, 2, 1, 1, 0, 1]);
+        // With room it appends.
+        set(&g, 1, 0, &[0]);
+        g.force_link(1, 6, 0);
+        assert_eq!(out(&g, 1, 0), [0, 6]);
+        assert_eq!(g.indeg_of(6), 2);
+        g.check_invariants().expect("bookkeeping in step");
+    }
+
+    #[test]
+    fn inserted_nodes_are_linked_both_ways() {
+        let mut g = graph(2, 2);
+        let mut s = Scratch::new();
+        let mut x = 7u32;
+        for i in 0..60u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let v = [(x >> 16 & 0xff) as f32 / 32.0, (i % 9) as f32 / 3.0];
+            let level = g.draw_level();
+            let top = g.entry.lock().level;
+            let q = g.alloc_node(u64::from(i), &v, level).expect("capacity");
+            g.insert_node(q, &mut s);
+            g.check_invariants()
+                .unwrap_or_else(|e| panic!("insert {i}: {e}"));
+            if i > 0 {
+                for layer in 0..=usize::from(level.min(top)) {
+                    assert!(!out(&g, q, layer).is_empty(), "{i}: no links on {layer}");
+                    let linked = (0..g.n() as u32).any(|e| out(&g, e, layer).contains(&q));
+                    assert!(linked, "{i}: no in-link on layer {layer}");
+                }
+            }
+        }
+    }
+}

@@ -335,3 +335,213 @@ impl Graph {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hnsw::Entry;
+    use crate::hnsw::testutil::{add, graph, line, push_raw, set};
+
+    /// A connected 1-d chain `0 ↔ 1 ↔ … ↔ n-1` that passes every check.
+    fn chain(n: usize) -> Graph {
+        let xs: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let g = line(2, &xs);
+        for i in 0..n as u32 {
+            let mut nbrs = Vec::new();
+            if i > 0 {
+                nbrs.push(i - 1);
+            }
+            if (i as usize) + 1 < n {
+                nbrs.push(i + 1);
+            }
+            set(&g, i, 0, &nbrs);
+        }
+        g.check_invariants().expect("a well-formed chain");
+        g.check_reachable().expect("a connected chain");
+        g
+    }
+
+    #[test]
+    fn well_formed_graphs_pass() {
+        let g = graph(3, 4);
+        g.check_invariants().expect("empty graph");
+        g.check_reachable().expect("empty graph");
+        let mut g = graph(2, 2);
+        add(&mut g, &[1.0, 2.0], 3);
+        g.check_invariants().expect("one node");
+        g.check_reachable().expect("one node");
+        chain(6);
+        // Tombstones may keep links and be linked to.
+        let mut g = chain(4);
+        g.tombstone(1);
+        g.map.remove(&1);
+        g.check_invariants().expect("tombstone with links");
+        g.check_reachable().expect("reachable through a tombstone");
+    }
+
+    #[test]
+    fn detects_a_corrupt_in_degree() {
+        let g = chain(4);
+        g.indeg[2].store(1, Relaxed);
+        assert_eq!(
+            g.check_invariants(),
+            Err(InvariantError::InDegree {
+                node: 2,
+                stored: 1,
+                counted: 2
+            })
+        );
+    }
+
+    #[test]
+    fn detects_a_self_link() {
+        let g = chain(4);
+        push_raw(&g, 3, 0, 3);
+        assert_eq!(
+            g.check_invariants(),
+            Err(InvariantError::SelfLink { node: 3, layer: 0 })
+        );
+    }
+
+    #[test]
+    fn detects_an_out_of_range_link() {
+        let g = chain(4);
+        push_raw(&g, 1, 0, 4);
+        assert_eq!(
+            g.check_invariants(),
+            Err(InvariantError::LinkOutOfRange {
+                node: 1,
+                layer: 0,
+                target: 4,
+                slots: 4
+            })
+        );
+    }
+
+    #[test]
+    fn detects_a_link_count_above_capacity() {
+        let g = chain(4);
+        g.links(0, 0).expect("layer 0")[0].store(5, Relaxed);
+        assert_eq!(
+            g.check_invariants(),
+            Err(InvariantError::LinkCount {
+                node: 0,
+                layer: 0,
+                count: 5,
+                capacity: 4
+            })
+        );
+    }
+
+    #[test]
+    fn detects_a_link_to_a_node_without_the_layer() {
+        let mut g = graph(1, 2);
+        let a = add(&mut g, &[0.0], 2);
+        let b = add(&mut g, &[1.0], 1);
+        set(&g, a, 0, &[b]);
+        set(&g, b, 0, &[a]);
+        set(&g, a, 1, &[b]);
+        g.check_invariants().expect("b has layer 1");
+        set(&g, a, 2, &[b]);
+        assert_eq!(
+            g.check_invariants(),
+            Err(InvariantError::LinkAboveLevel {
+                node: a,
+                layer: 2,
+                target: b,
+                level: 1
+            })
+        );
+    }
+
+    #[test]
+    fn detects_an_unreachable_node() {
+        let g = chain(5);
+        // Cut 3 → 4: node 4 still links back but nothing links to it.
+        set(&g, 3, 0, &[2]);
+        g.check_invariants().expect("still well formed");
+        assert_eq!(
+            g.check_reachable(),
+            Err(InvariantError::Unreachable {
+                node: 4,
+                id: 4,
+                reached: 4,
+                live: 5
+            })
+        );
+        // A tombstoned node may be unreachable.
+        let mut g = g;
+        g.tombstone(4);
+        g.map.remove(&4);
+        g.check_reachable()
+            .expect("only live nodes must be reached");
+    }
+
+    #[test]
+    fn detects_a_bad_entry_point() {
+        let mut g = chain(3);
+        *g.entry.lock() = Entry { node: 7, level: 0 };
+        assert!(matches!(
+            g.check_invariants(),
+            Err(InvariantError::EntryPoint(_))
+        ));
+        // Not on the top layer.
+        add(&mut g, &[9.0], 0);
+        *g.entry.lock() = Entry { node: 0, level: 0 };
+        g.levels[3] = 1;
+        g.upper_off[3] = 0;
+        g.upper
+            .extend((0..3).map(|_| std::sync::atomic::AtomicU32::new(0)));
+        assert!(matches!(
+            g.check_invariants(),
+            Err(InvariantError::EntryPoint(_))
+        ));
+        // An empty graph has none.
+        let g = graph(1, 2);
+        *g.entry.lock() = Entry { node: 0, level: 0 };
+        assert!(matches!(
+            g.check_invariants(),
+            Err(InvariantError::EntryPoint(_))
+        ));
+    }
+
+    #[test]
+    fn detects_tombstone_and_id_map_mismatches() {
+        let mut g = chain(3);
+        g.deleted[1] = true;
+        assert!(matches!(
+            g.check_invariants(),
+            Err(InvariantError::IdMap(_))
+        ));
+        g.n_deleted = 1;
+        // Id 1 still maps to its (now tombstoned) node.
+        assert!(matches!(
+            g.check_invariants(),
+            Err(InvariantError::IdMap(_))
+        ));
+        g.map.remove(&1);
+        g.check_invariants().expect("consistent again");
+        g.map.insert(5, 2);
+        g.map.remove(&2);
+        assert!(matches!(
+            g.check_invariants(),
+            Err(InvariantError::IdMap(_))
+        ));
+    }
+
+    #[test]
+    fn detects_layout_mismatches() {
+        let mut g = chain(3);
+        g.indeg.pop();
+        assert!(matches!(
+            g.check_invariants(),
+            Err(InvariantError::Layout(_))
+        ));
+        let mut g = chain(3);
+        g.upper_off[1] = 0;
+        assert!(matches!(
+            g.check_invariants(),
+            Err(InvariantError::Layout(_))
+        ));
+    }
+}

@@ -17,6 +17,8 @@ mod invariants;
 mod params;
 mod repair;
 mod search;
+#[cfg(test)]
+mod testutil;
 
 use std::path::Path;
 

@@ -217,3 +217,154 @@ impl Graph {
         added
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hnsw::InvariantError;
+    use crate::hnsw::testutil::{graph, indegs, line, out, set};
+
+    /// Node 0 (the entry point, x = 0) with a full layer-0 list (m = 2)
+    /// of 1..=4 at x = 1, −2, 3, −4 (4 the farthest); 1 links node 5
+    /// (x = 10), which links 0; node 6 (x = 0.5) is linked by nobody.
+    fn full() -> Graph {
+        let g = line(2, &[0.0, 1.0, -2.0, 3.0, -4.0, 10.0, 0.5]);
+        set(&g, 0, 0, &[1, 2, 3, 4]);
+        set(&g, 1, 0, &[5]);
+        set(&g, 5, 0, &[0]);
+        g
+    }
+
+    #[test]
+    fn link_replacing_appends_while_there_is_room() {
+        let g = line(2, &[0.0, 1.0, 2.0]);
+        set(&g, 0, 0, &[1]);
+        assert!(g.link_replacing(0, 2, |_| false));
+        assert_eq!(out(&g, 0, 0), [1, 2]);
+        assert_eq!(indegs(&g), [0, 1, 1]);
+        assert!(!g.link_replacing(0, 2, |_| true), "already linked");
+        assert_eq!(out(&g, 0, 0), [1, 2]);
+    }
+
+    #[test]
+    fn add_in_link_replaces_the_farthest_link_to_a_shared_target() {
+        // The pruning's predicate: the target keeps another in-link.
+        let g = full();
+        set(&g, 5, 0, &[0, 2, 3]);
+        assert!(g.add_in_link(0, 6));
+        assert_eq!(
+            out(&g, 0, 0),
+            [1, 2, 6, 4],
+            "3 replaced; 4 is farther but 0 is its only in-link"
+        );
+        assert_eq!(indegs(&g), [1, 1, 2, 1, 1, 1, 1]);
+        g.check_invariants().expect("bookkeeping in step");
+        // No shared target left in a full list: nothing is replaced.
+        let g = full();
+        assert!(!g.add_in_link(0, 6));
+        assert_eq!(out(&g, 0, 0), [1, 2, 3, 4]);
+        assert_eq!(g.indeg_of(6), 0);
+    }
+
+    #[test]
+    fn link_off_tree_never_replaces_a_tree_edge() {
+        // The repair's predicate: the link is not an edge of the traversal
+        // tree (`parent[t] != c`), whatever the in-degrees say.
+        let g = full();
+        set(&g, 5, 0, &[0, 3, 4]);
+        let mut parent = vec![NONE; g.n()];
+        // 0 first reached 1, 3 and 4; 2 was reached from elsewhere.
+        for t in [1, 3, 4] {
+            parent[t] = 0;
+        }
+        parent[2] = 5;
+        assert!(g.link_off_tree(0, 6, &parent));
+        assert_eq!(out(&g, 0, 0), [1, 6, 3, 4], "2 (off the tree) replaced");
+        assert_eq!(g.indeg_of(2), 0);
+        g.check_invariants().expect("bookkeeping in step");
+        // Only tree edges: no link may go.
+        let g = full();
+        let parent: Vec<u32> = (0..g.n()).map(|_| 0).collect();
+        assert!(!g.link_off_tree(0, 6, &parent));
+        assert_eq!(out(&g, 0, 0), [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn repair_reachability_links_an_unreachable_node_in() {
+        let g = full();
+        // 6 links out but nobody links to it.
+        set(&g, 6, 0, &[0]);
+        assert!(matches!(
+            g.check_reachable(),
+            Err(InvariantError::Unreachable { node: 6, .. })
+        ));
+        let mut s = Scratch::new();
+        assert_eq!(g.repair_reachability(&mut s), 1);
+        g.check_invariants().expect("bookkeeping in step");
+        g.check_reachable().expect("repaired");
+        // The nearest reached node, 0, has a full list of tree edges only,
+        // so the link comes from the next nearest, 1, which has room.
+        let from: Vec<u32> = (0..g.n() as u32)
+            .filter(|&c| out(&g, c, 0).contains(&6))
+            .collect();
+        assert_eq!(from, [1]);
+        assert_eq!(out(&g, 0, 0), [1, 2, 3, 4]);
+        assert_eq!(g.repair_reachability(&mut s), 0, "nothing left to do");
+    }
+
+    #[test]
+    fn repair_reachability_reconnects_a_cut_off_pair_through_full_lists() {
+        // Five reached nodes whose layer-0 lists are all full (each links
+        // the other four), and two duplicates linking only each other.
+        let g = line(2, &[0.0, 1.0, 2.0, 3.0, 4.0, 9.0, 9.0]);
+        for c in 0..5u32 {
+            let others: Vec<u32> = (0..5).filter(|&t| t != c).collect();
+            set(&g, c, 0, &others);
+        }
+        set(&g, 5, 0, &[6]);
+        set(&g, 6, 0, &[5]);
+        assert!(g.check_reachable().is_err());
+        let mut s = Scratch::new();
+        assert_eq!(g.repair_reachability(&mut s), 1, "one link reaches both");
+        g.check_invariants().expect("bookkeeping in step");
+        g.check_reachable().expect("repaired");
+        // The nearest reached node (4) gave up a link off the tree.
+        assert!(out(&g, 4, 0).iter().any(|&t| t == 5 || t == 6));
+    }
+
+    #[test]
+    fn repair_reachability_leaves_unreachable_tombstones_alone() {
+        let mut g = full();
+        set(&g, 6, 0, &[0]);
+        g.tombstone(6);
+        g.map.remove(&6);
+        let mut s = Scratch::new();
+        assert_eq!(g.repair_reachability(&mut s), 0);
+        g.check_reachable()
+            .expect("only live nodes must be reached");
+    }
+
+    #[test]
+    fn repair_makes_a_sparsely_linked_graph_reachable() {
+        // Tiny m and ef_construction cut nodes off during single inserts.
+        let mut g = graph(1, 2);
+        g.params.ef_construction = 1;
+        let mut s = Scratch::new();
+        let mut x = 1u64;
+        for i in 0..200u64 {
+            x = crate::util::splitmix64(x);
+            let v = [(x % 64) as f32 / 4.0];
+            let level = g.draw_level();
+            let q = g.alloc_node(i, &v, level).expect("capacity");
+            g.insert_node(q, &mut s);
+        }
+        for node in (0..200u32).step_by(5) {
+            g.map.remove(&(u64::from(node)));
+            g.tombstone(node);
+        }
+        assert!(g.check_reachable().is_err(), "some nodes were cut off");
+        assert!(g.repair(&mut s) > 0);
+        g.check_invariants().expect("bookkeeping in step");
+        g.check_reachable().expect("repaired");
+    }
+}

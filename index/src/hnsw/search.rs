@@ -343,3 +343,116 @@ impl Graph {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hnsw::testutil::{line, set};
+
+    /// A 1-d chain of nodes at x = 0, 1, …, n − 1, each linked to its
+    /// neighbours on both sides; node i has caller id i.
+    fn chain(n: usize) -> Graph {
+        let xs: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let g = line(2, &xs);
+        for i in 0..n as u32 {
+            let nbrs: Vec<u32> = [i.wrapping_sub(1), i + 1]
+                .into_iter()
+                .filter(|&t| (t as usize) < n)
+                .collect();
+            set(&g, i, 0, &nbrs);
+        }
+        g
+    }
+
+    /// A prepared (padded) query at `x`.
+    fn query(g: &Graph, x: f32) -> Vec<f32> {
+        let mut q = vec![0.0; g.rows.stride()];
+        q[0] = x;
+        q
+    }
+
+    #[test]
+    fn greedy_descent_walks_to_the_nearest_node() {
+        let g = chain(10);
+        let q = query(&g, 7.2);
+        let (mut nbrs, mut evals) = (Vec::new(), 0);
+        let start = Item {
+            d: g.dist_q(&q, 0),
+            id: 0,
+        };
+        let end = g.greedy(&q, start, 0, &mut nbrs, &mut evals);
+        assert_eq!(end.id, 7);
+        assert!((end.d - 0.04).abs() < 1e-5);
+        assert!(evals >= 7, "{evals} distances for seven steps");
+    }
+
+    #[test]
+    fn beam_search_admits_only_allowed_nodes_but_walks_through_the_rest() {
+        let g = chain(10);
+        let q = query(&g, 7.2);
+        let mut s = Scratch::new();
+        s.eps.push(Item {
+            d: g.dist_q(&q, 0),
+            id: 0,
+        });
+        let mut evals = 0;
+        let done = g.search_layer(&q, 3, 0, &mut s, |id| id % 2 == 0, usize::MAX, &mut evals);
+        assert!(done);
+        let mut got: Vec<u32> = s.res.drain().map(|it| it.id).collect();
+        got.sort_unstable();
+        assert_eq!(got, [4, 6, 8]);
+        // Past its distance budget the search reports itself incomplete.
+        let mut evals = 0;
+        assert!(!g.search_layer(&q, 3, 0, &mut s, |_| true, 2, &mut evals));
+    }
+
+    #[test]
+    fn exact_scan_skips_tombstones_and_honours_the_filter() {
+        let mut g = chain(10);
+        g.tombstone(7);
+        g.map.remove(&7);
+        let q = query(&g, 7.2);
+        let mut evals = 0;
+        let ids = |v: Vec<Item>| v.iter().map(|it| it.id).collect::<Vec<_>>();
+        assert_eq!(ids(g.exact(&q, 3, None, &mut evals)), [8, 6, 9]);
+        // A small filter (under a quarter of the nodes) is scanned through
+        // the id map, a large one against every node; both skip the
+        // tombstone.
+        let small = AllowSet::from_ids([7, 3]);
+        assert_eq!(ids(g.exact(&q, 3, Some(&small), &mut evals)), [3]);
+        let large = AllowSet::from_ids([7, 1, 2, 3, 4, 5, 9]);
+        assert_eq!(ids(g.exact(&q, 2, Some(&large), &mut evals)), [9, 5]);
+    }
+
+    #[test]
+    fn planner_picks_graph_exact_or_graph_then_exact() {
+        let mut g = chain(40);
+        g.params.exact_filter_threshold = 3;
+        g.params.filter_fallback_factor = 0.0;
+        let q = query(&g, 30.0);
+        let mut s = Scratch::new();
+        let (hits, st) = g.search_prepared(&q, 2, 8, None, &mut s);
+        assert_eq!(st.plan, SearchPlan::Graph);
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [30, 29]);
+        // At most `exact_filter_threshold` allowed ids: an exact scan.
+        let few = AllowSet::from_ids([1, 2, 3]);
+        let (hits, st) = g.search_prepared(&q, 2, 8, Some(&few), &mut s);
+        assert_eq!(st.plan, SearchPlan::Exact);
+        assert_eq!(st.distance_evals, 3);
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [3, 2]);
+        // A larger filter far from the entry point: the walk there costs
+        // more than its budget (factor 0: the beam width), so it scans.
+        let far = AllowSet::from_ids([35, 36, 37, 38]);
+        let (hits, st) = g.search_prepared(&q, 2, 8, Some(&far), &mut s);
+        assert_eq!(st.plan, SearchPlan::GraphThenExact);
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [35, 36]);
+        // No results for k = 0 or an empty filter.
+        assert!(g.search_prepared(&q, 0, 8, None, &mut s).0.is_empty());
+        let none = AllowSet::from_ids([]);
+        assert!(
+            g.search_prepared(&q, 2, 8, Some(&none), &mut s)
+                .0
+                .is_empty()
+        );
+    }
+}
