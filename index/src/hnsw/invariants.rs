@@ -340,22 +340,11 @@ impl Graph {
 mod tests {
     use super::*;
     use crate::hnsw::Entry;
-    use crate::hnsw::testutil::{add, graph, line, push_raw, set};
+    use crate::hnsw::testutil::{self, add, graph, push_raw, set};
 
     /// A connected 1-d chain `0 ↔ 1 ↔ … ↔ n-1` that passes every check.
     fn chain(n: usize) -> Graph {
-        let xs: Vec<f32> = (0..n).map(|i| i as f32).collect();
-        let g = line(2, &xs);
-        for i in 0..n as u32 {
-            let mut nbrs = Vec::new();
-            if i > 0 {
-                nbrs.push(i - 1);
-            }
-            if (i as usize) + 1 < n {
-                nbrs.push(i + 1);
-            }
-            set(&g, i, 0, &nbrs);
-        }
+        let g = testutil::chain(n);
         g.check_invariants().expect("a well-formed chain");
         g.check_reachable().expect("a connected chain");
         g

@@ -347,22 +347,7 @@ impl Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hnsw::testutil::{line, set};
-
-    /// A 1-d chain of nodes at x = 0, 1, …, n − 1, each linked to its
-    /// neighbours on both sides; node i has caller id i.
-    fn chain(n: usize) -> Graph {
-        let xs: Vec<f32> = (0..n).map(|i| i as f32).collect();
-        let g = line(2, &xs);
-        for i in 0..n as u32 {
-            let nbrs: Vec<u32> = [i.wrapping_sub(1), i + 1]
-                .into_iter()
-                .filter(|&t| (t as usize) < n)
-                .collect();
-            set(&g, i, 0, &nbrs);
-        }
-        g
-    }
+    use crate::hnsw::testutil::chain;
 
     /// A prepared (padded) query at `x`.
     fn query(g: &Graph, x: f32) -> Vec<f32> {

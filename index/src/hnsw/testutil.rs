@@ -80,3 +80,18 @@ pub(super) fn push_raw(g: &Graph, node: u32, layer: usize, target: u32) {
 pub(super) fn indegs(g: &Graph) -> Vec<u32> {
     (0..g.n() as u32).map(|i| g.indeg_of(i)).collect()
 }
+
+/// A 1-d chain of nodes at x = 0, 1, …, n − 1, each linked to its
+/// neighbours on both sides; node i has caller id i.
+pub(super) fn chain(n: usize) -> Graph {
+    let xs: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    let g = line(2, &xs);
+    for i in 0..n as u32 {
+        let nbrs: Vec<u32> = [i.wrapping_sub(1), i + 1]
+            .into_iter()
+            .filter(|&t| (t as usize) < n)
+            .collect();
+        set(&g, i, 0, &nbrs);
+    }
+    g
+}
