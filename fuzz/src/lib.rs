@@ -251,6 +251,11 @@ const OPS_IDS: u64 = 48;
 /// an `HnswIndex` and on a `FlatIndex` (the oracle) side by side.
 /// Properties, after every operation:
 ///
+/// * the graph keeps its invariants (`HnswIndex::check_invariants`: layout,
+///   link counts and ranges, no self links, links only to nodes that have
+///   the layer, in-degree counters, entry point, tombstones and id map);
+///   right after a rebuild, every live node is also reachable on layer 0
+///   from the entry point (`HnswIndex::check_reachability`);
 /// * both indexes accept or reject the same writes, and agree on `len` and
 ///   membership;
 /// * a search never returns a deleted or filtered-out id, never the same id
@@ -371,6 +376,14 @@ pub fn check_index_ops(data: &[u8]) {
         if deleted_before > 0 && hnsw.deleted_count() == 0 {
             // A compaction (explicit or automatic) rebuilt the graph.
             repaired = true;
+        }
+        let invariants = if repaired {
+            hnsw.check_reachability()
+        } else {
+            hnsw.check_invariants()
+        };
+        if let Err(e) = invariants {
+            panic!("graph invariant broken after op {ops} ({op}): {e}");
         }
         assert_eq!(hnsw.len(), flat.len(), "len disagrees after op {op}");
         for id in 0..OPS_IDS {

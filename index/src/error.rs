@@ -7,7 +7,11 @@ use std::path::PathBuf;
 /// Snapshot errors ([`IndexError::Corrupt`], [`IndexError::BadMagic`],
 /// [`IndexError::UnsupportedVersion`]) all mean the same thing to the
 /// engine: discard the snapshot and rebuild the index from the store.
+///
+/// Non-exhaustive: new variants may be added without a breaking change, so
+/// matches outside this crate need a wildcard arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IndexError {
     /// A vector or query has the wrong number of dimensions.
     #[error(

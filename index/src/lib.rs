@@ -36,6 +36,8 @@ pub use allow::AllowSet;
 pub use distance::Metric;
 pub use error::{IndexError, Result};
 pub use flat::FlatIndex;
+#[cfg(any(test, feature = "check-invariants"))]
+pub use hnsw::InvariantError;
 pub use hnsw::{HnswIndex, HnswParams, SearchPlan, SearchStats};
 pub use persist::{FORMAT_VERSION, MAGIC};
 

@@ -1,5 +1,8 @@
 //! Seeded random operation sequences against the exact index as oracle,
-//! and concurrent readers during writes.
+//! and concurrent readers during writes. The graph invariants
+//! (`HnswIndex::check_invariants`, feature `check-invariants`) are checked
+//! after every operation, and layer-0 reachability whenever the graph has
+//! just been repaired (compaction, batch of at least 256).
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -17,6 +20,20 @@ fn random_vec(r: &mut Rng) -> Vec<f32> {
     (0..DIMS).map(|_| r.gauss()).collect()
 }
 
+/// The invariants after an operation; with `reachable`, every live node
+/// must also be reachable on layer 0 (true right after the repair, which
+/// compaction and batches of at least 256 run, and kept by deletes).
+fn check(h: &HnswIndex, reachable: bool, what: impl std::fmt::Display) {
+    let r = if reachable {
+        h.check_reachability()
+    } else {
+        h.check_invariants()
+    };
+    if let Err(e) = r {
+        panic!("after {what}: {e}");
+    }
+}
+
 fn run_sequence(metric: Metric, seed: u64, ops: usize) -> f64 {
     let mut r = Rng(seed);
     let params = HnswParams {
@@ -28,19 +45,25 @@ fn run_sequence(metric: Metric, seed: u64, ops: usize) -> f64 {
     let h = HnswIndex::new(DIMS, metric, params).unwrap();
     let f = FlatIndex::new(DIMS, metric).unwrap();
     let (mut hit, mut total) = (0usize, 0usize);
+    // Whether the graph was repaired (compacted) since the last successful
+    // insert or update: every live node is then reachable.
+    let mut repaired = true;
     for step in 0..ops {
         let id = r.below(400) as u64;
+        let deleted_before = h.deleted_count();
         match r.below(100) {
             0..=44 => {
                 let v = random_vec(&mut r);
                 let (a, b) = (h.insert(id, &v), f.insert(id, &v));
                 assert_eq!(a.is_ok(), b.is_ok(), "insert {id} at step {step}");
+                repaired &= a.is_err();
             }
             45..=59 => assert_eq!(h.delete(id).unwrap(), f.delete(id).unwrap()),
             60..=69 => {
                 let v = random_vec(&mut r);
                 let (a, b) = (h.update(id, &v), f.update(id, &v));
                 assert_eq!(a.is_ok(), b.is_ok());
+                repaired &= a.is_err();
             }
             70..=71 => {
                 // Invalid input is rejected identically and changes nothing.
@@ -58,6 +81,11 @@ fn run_sequence(metric: Metric, seed: u64, ops: usize) -> f64 {
             72 => {
                 // Snapshot round trip mid-sequence.
                 let (back, _) = HnswIndex::load_from_bytes(&h.to_bytes(step as u64)).unwrap();
+                check(
+                    &back,
+                    repaired,
+                    format_args!("snapshot load at step {step}"),
+                );
                 let q = random_vec(&mut r);
                 assert_eq!(
                     back.search_ef(&q, 5, 64, None).unwrap(),
@@ -91,6 +119,11 @@ fn run_sequence(metric: Metric, seed: u64, ops: usize) -> f64 {
                     .count();
             }
         }
+        if deleted_before > 0 && h.deleted_count() == 0 {
+            // An automatic compaction rebuilt and repaired the graph.
+            repaired = true;
+        }
+        check(&h, repaired, format_args!("{metric:?} step {step}"));
         assert_eq!(h.len(), f.len());
     }
     for id in 0..400u64 {
@@ -131,6 +164,7 @@ fn concurrent_readers_during_inserts() {
     );
     let ids: Vec<u64> = (0..n0 as u64).collect();
     idx.insert_batch(&ids, &data[..n0 * dims]).unwrap();
+    check(&idx, true, "parallel batch insert");
     let stop = Arc::new(AtomicBool::new(false));
     let data = Arc::new(data);
     let readers: Vec<_> = (0..3)
@@ -160,9 +194,11 @@ fn concurrent_readers_during_inserts() {
     for i in n0..n0 + extra {
         idx.insert(i as u64, &data[i * dims..(i + 1) * dims])
             .unwrap();
+        check(&idx, false, format_args!("insert {i}"));
         // Delete only ids added here; readers query the initial batch.
         if i % 10 == 0 && i >= n0 + 5 {
             assert!(idx.delete((i - 5) as u64).unwrap());
+            check(&idx, false, format_args!("delete {}", i - 5));
             deleted += 1;
         }
     }
@@ -196,6 +232,7 @@ fn serial_build_is_deterministic_for_a_seed() {
         .unwrap();
         for (i, v) in data.chunks_exact(DIMS).enumerate() {
             h.insert(i as u64, v).unwrap();
+            check(&h, false, format_args!("insert {i}"));
         }
         h.to_bytes(0)
     };
@@ -213,11 +250,14 @@ fn automatic_compaction_past_tombstone_ratio() {
     let h = HnswIndex::new(DIMS, Metric::Cosine, params).unwrap();
     let ids: Vec<u64> = (0..300).collect();
     h.insert_batch(&ids, &data).unwrap();
+    check(&h, true, "batch insert of 300");
     for id in 0..75 {
         h.delete(id).unwrap();
+        check(&h, true, format_args!("delete {id}"));
     }
     assert_eq!(h.deleted_count(), 75, "75/300 is not above 0.25 yet");
     h.delete(75).unwrap();
+    check(&h, true, "delete 75 (compaction)");
     assert_eq!(h.deleted_count(), 0, "compacted");
     assert_eq!(h.len(), 224);
     for (i, v) in data.chunks_exact(DIMS).enumerate().skip(76) {
@@ -252,11 +292,14 @@ fn exhaustive_search_after_compaction_finds_every_point() {
         }
         for (id, &x) in xs.iter().enumerate() {
             h.insert(id as u64, &[x]).unwrap();
+            check(&h, false, format_args!("m {m} efc {efc}: insert {id}"));
         }
         for id in (0..n as u64).step_by(7) {
             h.delete(id).unwrap();
+            check(&h, false, format_args!("m {m} efc {efc}: delete {id}"));
         }
         h.compact().unwrap();
+        check(&h, true, format_args!("m {m} efc {efc}: compaction"));
         for (id, &x) in xs.iter().enumerate().filter(|(id, _)| id % 7 != 0) {
             let hits = h.search_ef(&[x], 1, n, None).unwrap();
             assert_eq!(hits[0].0, id as u64, "m {m} efc {efc}: point {x} not found");

@@ -46,6 +46,10 @@ fn round_trip_gives_identical_results() {
         idx.save(&path, 1234).unwrap();
         let (back, seq) = HnswIndex::load(&path).unwrap();
         assert_eq!(seq, 1234);
+        // A batch of 500 ran the reachability repair; deletes and the
+        // round trip keep it.
+        idx.check_reachability().unwrap();
+        back.check_reachability().unwrap();
         assert_eq!(back.len(), idx.len());
         assert_eq!(back.deleted_count(), idx.deleted_count());
         assert_eq!(back.params(), idx.params());
@@ -57,6 +61,7 @@ fn round_trip_gives_identical_results() {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         // The loaded index keeps working.
         back.insert(999_999, &queries[..DIMS]).unwrap();
+        back.check_invariants().unwrap();
         assert_eq!(
             back.search(&queries[..DIMS], 1, None).unwrap()[0].0,
             999_999
@@ -70,6 +75,7 @@ fn empty_index_round_trips() {
     let (back, seq) = HnswIndex::load_from_bytes(&idx.to_bytes(7)).unwrap();
     assert_eq!(seq, 7);
     assert!(back.is_empty());
+    back.check_reachability().unwrap();
     assert!(back.search(&[1.0, 2.0, 3.0], 5, None).unwrap().is_empty());
 }
 

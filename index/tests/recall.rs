@@ -38,6 +38,7 @@ fn fixture() -> &'static Fixture {
         let t = std::time::Instant::now();
         hnsw.insert_batch(&ids, data).unwrap();
         eprintln!("parallel build {N}x{DIMS}: {:?}", t.elapsed());
+        hnsw.check_reachability().unwrap();
         let flat = FlatIndex::new(DIMS, Metric::Cosine).unwrap();
         for (i, v) in data.chunks_exact(DIMS).enumerate() {
             flat.insert(i as u64, v).unwrap();
@@ -160,6 +161,7 @@ fn churn_delete_20_percent_and_reinsert() {
     let hnsw = HnswIndex::new(DIMS, Metric::Cosine, params).unwrap();
     let ids: Vec<u64> = (0..n as u64).collect();
     hnsw.insert_batch(&ids, data).unwrap();
+    hnsw.check_reachability().unwrap();
     let flat = FlatIndex::new(DIMS, Metric::Cosine).unwrap();
     for (i, v) in data.chunks_exact(DIMS).enumerate() {
         flat.insert(i as u64, v).unwrap();
@@ -178,6 +180,7 @@ fn churn_delete_20_percent_and_reinsert() {
     for &id in &victims {
         assert!(hnsw.delete(id).unwrap());
     }
+    hnsw.check_reachability().unwrap();
     // While deleted, victims must never be returned.
     for q in queries.chunks_exact(DIMS) {
         for (id, _) in hnsw.search_ef(q, K, EF, None).unwrap() {
@@ -188,9 +191,11 @@ fn churn_delete_20_percent_and_reinsert() {
         let i = id as usize;
         hnsw.insert(id, &data[i * DIMS..(i + 1) * DIMS]).unwrap();
     }
+    hnsw.check_invariants().unwrap();
     let after = run(&hnsw);
     let tombstones = hnsw.deleted_count();
     hnsw.compact().unwrap();
+    hnsw.check_reachability().unwrap();
     let compacted = run(&hnsw);
     eprintln!(
         "churn: recall before {before:.4}, after delete+reinsert of {} ({tombstones} tombstones) {after:.4} \
