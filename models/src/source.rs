@@ -37,6 +37,11 @@ impl CachedModel {
         name: "qwen2.5-coder-0.5b-instruct-q4_k_m",
         file: Some("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"),
     };
+    /// Qwen2.5-Coder-1.5B-Instruct Q4_K_M: the larger chat model (1.1 GB).
+    pub const QWEN25_15B: CachedModel = CachedModel {
+        name: "qwen2.5-coder-1.5b-instruct-q4_k_m",
+        file: Some("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
+    };
     /// Gemma 3 270M base (not instruct) Q4_K_M.
     pub const GEMMA3_270M: CachedModel = CachedModel {
         name: "gemma-3-270m-q4_k_m",
@@ -44,15 +49,16 @@ impl CachedModel {
     };
 
     /// Every model the fetch script knows.
-    pub const ALL: [CachedModel; 4] = [
+    pub const ALL: [CachedModel; 5] = [
         Self::MINILM_L6_V2,
         Self::SMOLLM2_135M,
         Self::QWEN25_05B,
+        Self::QWEN25_15B,
         Self::GEMMA3_270M,
     ];
 
     /// Looks a cached model up by its folder name or a short alias
-    /// (`minilm`, `smollm2`, `qwen`, `gemma3`).
+    /// (`minilm`, `smollm2`, `qwen`, `qwen1.5b`, `gemma3`).
     ///
     /// ```
     /// use memlayer_models::CachedModel;
@@ -64,6 +70,7 @@ impl CachedModel {
             "minilm" => Some(Self::MINILM_L6_V2),
             "smollm2" => Some(Self::SMOLLM2_135M),
             "qwen" => Some(Self::QWEN25_05B),
+            "qwen1.5b" => Some(Self::QWEN25_15B),
             "gemma3" => Some(Self::GEMMA3_270M),
             _ => None,
         };
@@ -90,6 +97,7 @@ impl CachedModel {
             "all-minilm-l6-v2" => "minilm",
             "smollm2-135m-instruct-q4_1" => "smollm2",
             "qwen2.5-coder-0.5b-instruct-q4_k_m" => "qwen",
+            "qwen2.5-coder-1.5b-instruct-q4_k_m" => "qwen1.5b",
             _ => "gemma3",
         }
     }
@@ -128,7 +136,7 @@ pub enum ModelSource {
     /// model.safetensors and tokenizer.json).
     Path(PathBuf),
     /// A model installed by `scripts/fetch-models`, by alias (`minilm`,
-    /// `smollm2`, `qwen`, `gemma3`) or cache folder name.
+    /// `smollm2`, `qwen`, `qwen1.5b`, `gemma3`) or cache folder name.
     Cached(String),
     /// A Hugging Face hub repository.
     Hub(HubSource),
@@ -345,7 +353,7 @@ impl ModelSource {
 fn cached(name: &str) -> Result<CachedModel> {
     CachedModel::by_name(name).ok_or_else(|| {
         ModelError::InvalidArgument(format!(
-            "unknown cached model {name:?}; known: minilm, smollm2, qwen, gemma3 (see scripts/fetch-models --list)"
+            "unknown cached model {name:?}; known: minilm, smollm2, qwen, qwen1.5b, gemma3 (see scripts/fetch-models --list)"
         ))
     })
 }
