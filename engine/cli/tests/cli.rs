@@ -383,11 +383,15 @@ fn usage_errors_exit_2_before_loading_models() {
         2,
         Some("validation"),
     );
-    fails(
-        &db.run(&["add", "--no-infer", "-u", "a b", "hi", "--json"]),
-        2,
-        Some("validation"),
-    );
+    let o = db.run(&["add", "--no-infer", "-u", "a b", "hi", "--json"]);
+    fails(&o, 2, Some("validation"));
+    // The field is named once ("invalid user_id: …", not twice).
+    let msg = parse(&o)["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(msg.starts_with("invalid user_id:"), "{msg}");
+    assert_eq!(msg.matches("user_id").count(), 1, "{msg}");
     fails(
         &db.run(&["add", "--no-infer", "-u", "a", "   ", "--json"]),
         2,
