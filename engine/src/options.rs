@@ -132,24 +132,16 @@ impl AddOptions {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
 struct AddOptionsWire {
-    #[serde(default)]
     user_id: Option<String>,
-    #[serde(default)]
     agent_id: Option<String>,
-    #[serde(default)]
     run_id: Option<String>,
-    #[serde(default)]
     metadata: Option<Map<String, Value>>,
-    #[serde(default)]
     infer: Option<bool>,
-    #[serde(default)]
     memory_type: Option<String>,
-    #[serde(default)]
     prompt: Option<String>,
-    #[serde(default)]
     expiration_date: Option<String>,
 }
 
@@ -227,9 +219,8 @@ impl SearchOptions {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
-#[derive(Default)]
 struct SearchOptionsWire {
     user_id: Option<String>,
     agent_id: Option<String>,

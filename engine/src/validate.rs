@@ -68,6 +68,16 @@ pub(crate) fn check_limit(limit: usize) -> Result<usize> {
     Ok(limit)
 }
 
+/// A search threshold in `0..=1`.
+pub(crate) fn check_threshold(t: Option<f32>) -> Result<Option<f32>> {
+    match t {
+        Some(t) if !(0.0..=1.0).contains(&t) => {
+            Err(MemoryError::invalid("threshold", "must be in 0..=1"))
+        }
+        t => Ok(t),
+    }
+}
+
 /// Mem0 filters, parsed; `null` means none.
 pub(crate) fn parse_filters(f: Option<&Value>) -> Result<Option<Filter>> {
     match f {
@@ -157,6 +167,10 @@ mod tests {
         assert_eq!(check_limit(1).unwrap(), 1);
         assert_eq!(check_limit(MAX_LIMIT).unwrap(), MAX_LIMIT);
         assert!(check_limit(MAX_LIMIT + 1).is_err());
+        assert_eq!(check_threshold(None).unwrap(), None);
+        assert_eq!(check_threshold(Some(0.5)).unwrap(), Some(0.5));
+        assert!(check_threshold(Some(1.5)).is_err());
+        assert!(check_threshold(Some(f32::NAN)).is_err());
     }
 
     #[test]

@@ -22,7 +22,8 @@ use crate::error::Result;
 use crate::memory::Memory;
 use crate::types::{MemoryItem, SearchOptions, SearchResult};
 use crate::validate::{
-    check_limit, check_query, is_expired, narrow_scope, parse_filters, validated_scope,
+    check_limit, check_query, check_threshold, is_expired, narrow_scope, parse_filters,
+    validated_scope,
 };
 
 /// Largest `limit` accepted by `search` and `get_all` pages.
@@ -35,11 +36,7 @@ impl Memory {
         let query = check_query(query)?;
         let full_scope = validated_scope(&opts.scope)?;
         let limit = check_limit(opts.limit.unwrap_or(self.inner.config.search.limit))?;
-        if let Some(t) = opts.threshold
-            && !(0.0..=1.0).contains(&t)
-        {
-            return Err(crate::MemoryError::invalid("threshold", "must be in 0..=1"));
-        }
+        let threshold = check_threshold(opts.threshold)?;
         let filter = parse_filters(opts.filters.as_ref())?;
         let Some(scope) = narrow_scope(&full_scope, filter.as_ref()) else {
             return Ok(SearchResult::default());
@@ -57,7 +54,7 @@ impl Memory {
             now,
         };
         let c = self.search_candidates(&q)?;
-        let mut hits = rank::rank(c.hits, &c.bm25, cfg, now, opts.threshold, limit);
+        let mut hits = rank::rank(c.hits, &c.bm25, cfg, now, threshold, limit);
         if let Some(r) = self.inner.reranker.as_ref().filter(|_| !opts.no_rerank)
             && !hits.is_empty()
         {

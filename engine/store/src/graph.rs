@@ -5,6 +5,10 @@ use redb::{ReadTransaction, ReadableTable};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+// Entity and relationship keys: trim, lowercase, whitespace runs → `_`
+// (the one name normaliser, from `memlayer-text`).
+pub use memlayer_text::normalize_name;
+
 use crate::codec::{
     self, decode, decode_version, encode, encode_version, push_part, scope_key, split_parts,
 };
@@ -156,10 +160,6 @@ fn decode_edge_value(bytes: &[u8]) -> Result<EdgeV2> {
 fn encode_edge_value(e: &EdgeV2) -> Result<Vec<u8>> {
     encode_version(EDGE_FORMAT, "graph edge", e)
 }
-
-// Entity and relationship keys: trim, lowercase, whitespace runs → `_`
-// (the one name normaliser, from `memlayer-text`).
-pub use memlayer_text::normalize_name;
 
 fn checked_name(what: &str, s: &str) -> Result<String> {
     let n = normalize_name(s);
