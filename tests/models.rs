@@ -336,6 +336,50 @@ fn prefix_cache_skips_the_shared_system_prompt() {
 }
 
 #[test]
+fn classify_scores_fixed_answers_from_next_token_logits() {
+    let m = smollm();
+    let ask = |word: &str| {
+        vec![
+            ChatMessage::system("You repeat the word the user asks for, nothing else."),
+            ChatMessage::user(format!("Say the word '{word}'.")),
+        ]
+    };
+    let choices = ["apple", "banana", "cherry"];
+    for (i, word) in choices.iter().enumerate() {
+        let c = m.classify(&ask(word), &choices).unwrap();
+        assert_eq!(c.probs.len(), 3);
+        assert!((c.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{c:?}");
+        assert!(c.mass > 0.0 && c.mass <= 1.0 + 1e-4, "{c:?}");
+        assert_eq!(c.best(), Some(i), "asked for {word}: {c:?}");
+    }
+    // The fixed prefix is reused from the previous call; the scores do not
+    // depend on it.
+    let again = m.classify(&ask("banana"), &choices).unwrap();
+    assert!(again.cached_prompt_tokens > 0);
+    let fresh = LlamaCppChat::load_file(
+        &require(CachedModel::SMOLLM2_135M),
+        ChatConfig {
+            n_ctx: 2048,
+            prefix_cache: false,
+            ..ChatConfig::default()
+        },
+    )
+    .unwrap();
+    let cold = fresh.classify(&ask("banana"), &choices).unwrap();
+    assert_eq!(cold.cached_prompt_tokens, 0);
+    for (a, b) in again.probs.iter().zip(&cold.probs) {
+        assert!((a - b).abs() < 1e-3, "{again:?} vs {cold:?}");
+    }
+    // Bad requests are typed errors.
+    for bad in [&[][..], &["same", "same thing"][..]] {
+        assert!(matches!(
+            m.classify(&ask("x"), bad),
+            Err(ModelError::InvalidArgument(_))
+        ));
+    }
+}
+
+#[test]
 fn stop_strings_and_max_tokens() {
     let m = smollm();
     let msgs = [ChatMessage::user(

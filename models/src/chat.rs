@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{ModelError, Result};
 
 /// Who wrote a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -192,6 +192,39 @@ impl Completion {
     }
 }
 
+/// The result of [`ChatModel::classify`]: how likely the model is to open
+/// its reply with each of the given choices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Classification {
+    /// Per choice, in the order given: its probability renormalised over
+    /// the choices (they sum to 1).
+    pub probs: Vec<f32>,
+    /// The probability mass the model put on the choices' first tokens
+    /// before renormalising (low: the model wanted to say something else).
+    pub mass: f32,
+    /// Tokens in the templated prompt.
+    pub prompt_tokens: usize,
+    /// Prompt tokens whose KV state was reused from an earlier call.
+    pub cached_prompt_tokens: usize,
+    /// Wall-clock time of the call in milliseconds.
+    pub total_ms: f64,
+}
+
+impl Classification {
+    /// Index of the most likely choice (the first on a tie; `None` when
+    /// there are no choices).
+    pub fn best(&self) -> Option<usize> {
+        self.probs
+            .iter()
+            .enumerate()
+            .fold(None, |acc: Option<(usize, f32)>, (i, &p)| match acc {
+                Some((_, b)) if b >= p => acc,
+                _ => Some((i, p)),
+            })
+            .map(|(i, _)| i)
+    }
+}
+
 /// A chat (instruction-following) language model.
 ///
 /// `Send + Sync`: one loaded model serves every thread; implementations
@@ -202,6 +235,22 @@ pub trait ChatModel: Send + Sync {
 
     /// A stable identifier of the model (for logs and reports).
     fn model_id(&self) -> &str;
+
+    /// Scores fixed answers instead of generating: one prefill of
+    /// `messages` (ending with the assistant's turn opener), then the
+    /// next-token probability of each choice's first token. No sampling,
+    /// so the answer is always one of the choices. Choices must start with
+    /// different tokens (e.g. `"A"`, `"B"`, `"C"`).
+    ///
+    /// The default implementation returns [`ModelError::Unsupported`]:
+    /// callers fall back to [`generate`](Self::generate).
+    fn classify(&self, messages: &[ChatMessage], choices: &[&str]) -> Result<Classification> {
+        let _ = (messages, choices);
+        Err(ModelError::Unsupported {
+            model: self.model_id().to_string(),
+            what: "scoring fixed answers (classify)",
+        })
+    }
 }
 
 impl<T: ChatModel + ?Sized> ChatModel for Arc<T> {
@@ -211,6 +260,9 @@ impl<T: ChatModel + ?Sized> ChatModel for Arc<T> {
     fn model_id(&self) -> &str {
         (**self).model_id()
     }
+    fn classify(&self, messages: &[ChatMessage], choices: &[&str]) -> Result<Classification> {
+        (**self).classify(messages, choices)
+    }
 }
 
 impl<T: ChatModel + ?Sized> ChatModel for Box<T> {
@@ -219,5 +271,27 @@ impl<T: ChatModel + ?Sized> ChatModel for Box<T> {
     }
     fn model_id(&self) -> &str {
         (**self).model_id()
+    }
+    fn classify(&self, messages: &[ChatMessage], choices: &[&str]) -> Result<Classification> {
+        (**self).classify(messages, choices)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn best_picks_the_first_maximum() {
+        let c = |probs: Vec<f32>| Classification {
+            probs,
+            mass: 1.0,
+            prompt_tokens: 0,
+            cached_prompt_tokens: 0,
+            total_ms: 0.0,
+        };
+        assert_eq!(c(vec![0.2, 0.5, 0.3]).best(), Some(1));
+        assert_eq!(c(vec![0.5, 0.5]).best(), Some(0));
+        assert_eq!(c(vec![]).best(), None);
     }
 }

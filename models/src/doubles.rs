@@ -6,7 +6,9 @@ use std::collections::VecDeque;
 
 use parking_lot::Mutex;
 
-use crate::chat::{ChatMessage, ChatModel, Completion, FinishReason, GenerateOptions, Timings};
+use crate::chat::{
+    ChatMessage, ChatModel, Classification, Completion, FinishReason, GenerateOptions, Timings,
+};
 use crate::embed::{Embedder, Fnv64};
 use crate::error::{ModelError, Result};
 
@@ -78,6 +80,7 @@ impl Embedder for HashEmbedder {
 #[derive(Debug, Default)]
 pub struct ScriptedChat {
     replies: Mutex<VecDeque<String>>,
+    choices: Mutex<VecDeque<String>>,
     requests: Mutex<Vec<Vec<ChatMessage>>>,
 }
 
@@ -90,6 +93,7 @@ impl ScriptedChat {
     {
         ScriptedChat {
             replies: Mutex::new(replies.into_iter().map(Into::into).collect()),
+            choices: Mutex::new(VecDeque::new()),
             requests: Mutex::new(Vec::new()),
         }
     }
@@ -97,6 +101,22 @@ impl ScriptedChat {
     /// Queues one more reply.
     pub fn push(&self, reply: impl Into<String>) {
         self.replies.lock().push_back(reply.into());
+    }
+
+    /// Queues the answer of one [`ChatModel::classify`] call: that choice
+    /// gets probability 1. While no answer is queued, `classify` returns
+    /// [`ModelError::Unsupported`], as a model without scoring would.
+    ///
+    /// ```
+    /// use memlayer_models::{ChatMessage, ChatModel, ScriptedChat};
+    /// let m = ScriptedChat::new(Vec::<String>::new());
+    /// assert!(m.classify(&[ChatMessage::user("q")], &["A", "B"]).is_err());
+    /// m.push_choice("B");
+    /// let c = m.classify(&[ChatMessage::user("q")], &["A", "B"]).unwrap();
+    /// assert_eq!(c.best(), Some(1));
+    /// ```
+    pub fn push_choice(&self, choice: impl Into<String>) {
+        self.choices.lock().push_back(choice.into());
     }
 
     /// Every request received so far.
@@ -135,6 +155,30 @@ impl ChatModel for ScriptedChat {
     }
     fn model_id(&self) -> &str {
         "scripted"
+    }
+    fn classify(&self, messages: &[ChatMessage], choices: &[&str]) -> Result<Classification> {
+        let Some(answer) = self.choices.lock().pop_front() else {
+            return Err(ModelError::Unsupported {
+                model: "scripted".into(),
+                what: "scoring fixed answers (no scripted choice queued)",
+            });
+        };
+        self.requests.lock().push(messages.to_vec());
+        if !choices.contains(&answer.as_str()) {
+            return Err(ModelError::InvalidArgument(format!(
+                "scripted choice {answer:?} is not among {choices:?}"
+            )));
+        }
+        Ok(Classification {
+            probs: choices
+                .iter()
+                .map(|c| if *c == answer { 1.0 } else { 0.0 })
+                .collect(),
+            mass: 1.0,
+            prompt_tokens: 0,
+            cached_prompt_tokens: 0,
+            total_ms: 0.0,
+        })
     }
 }
 

@@ -79,6 +79,18 @@ pub enum ModelError {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
+    /// The model cannot do what was asked (e.g. a test double asked to
+    /// score answers).
+    #[error(
+        "model {model} does not support {what}; use a model that does (LlamaCppChat) or the generating path"
+    )]
+    Unsupported {
+        /// The model's id.
+        model: String,
+        /// The capability asked for.
+        what: &'static str,
+    },
+
     /// Model resolution through the Hugging Face hub (or its cache) failed.
     #[error("could not resolve {repo}/{file} from the Hugging Face hub: {reason}")]
     Hub {

@@ -35,7 +35,10 @@ mod llama;
 mod source;
 
 pub use bert::{BertEmbedder, EmbedderConfig, Pooling};
-pub use chat::{ChatMessage, ChatModel, Completion, FinishReason, GenerateOptions, Role, Timings};
+pub use chat::{
+    ChatMessage, ChatModel, Classification, Completion, FinishReason, GenerateOptions, Role,
+    Timings,
+};
 pub use doubles::{HashEmbedder, ScriptedChat};
 pub use embed::{Embedder, cosine};
 pub use error::{ModelError, Result};

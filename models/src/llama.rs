@@ -20,7 +20,9 @@ use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::chat::{ChatMessage, ChatModel, Completion, FinishReason, GenerateOptions, Timings};
+use crate::chat::{
+    ChatMessage, ChatModel, Classification, Completion, FinishReason, GenerateOptions, Timings,
+};
 use crate::error::{ModelError, Result};
 use crate::source::ModelSource;
 
@@ -375,28 +377,10 @@ impl LlamaCppChat {
         }
     }
 
-    fn run(
-        &self,
-        slot: &mut Slot,
-        tokens: &[LlamaToken],
-        o: &GenerateOptions,
-        t0: Instant,
-    ) -> Result<Completion> {
-        let n_ctx = self.config.n_ctx as usize;
-        let mut grammar = match &o.json_schema {
-            Some(schema) => {
-                let gbnf = llama_cpp_2::json_schema_to_grammar(&schema.to_string())
-                    .map_err(|e| ModelError::InvalidSchema(e.to_string()))?;
-                Some(
-                    LlamaSampler::grammar(&self.model, &gbnf, "root").map_err(|e| {
-                        ModelError::InvalidSchema(format!("grammar rejected by llama.cpp: {e}"))
-                    })?,
-                )
-            }
-            None => None,
-        };
-        let mut sampler = self.build_sampler(o);
-
+    /// Evaluates `tokens` into the slot's sequence 0, reusing the KV state
+    /// of the longest common prefix with what the slot holds. Afterwards
+    /// the logits of the last prompt token are at `logits_idx`.
+    fn prefill(&self, slot: &mut Slot, tokens: &[LlamaToken]) -> Result<Prefilled> {
         if slot.ctx.is_none() {
             slot.ctx = Some(self.new_context()?);
             slot.cached.clear();
@@ -425,9 +409,7 @@ impl LlamaCppChat {
             }
             slot.cached.truncate(keep);
         }
-        let cached_prompt_tokens = keep;
 
-        // Prefill.
         let t_prompt = Instant::now();
         let n_batch = self.config.n_batch as usize;
         let mut batch = LlamaBatch::new(n_batch.max(1), 1);
@@ -446,12 +428,112 @@ impl LlamaCppChat {
             slot.cached.extend_from_slice(chunk);
             pos += chunk.len();
         }
-        let prompt_ms = t_prompt.elapsed().as_secs_f64() * 1e3;
+        Ok(Prefilled {
+            cached: keep,
+            logits_idx: batch.n_tokens() - 1,
+            ms: t_prompt.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    /// Renders and tokenises `messages`, checking that the prompt plus
+    /// `reserve` tokens fit the context.
+    fn prompt_tokens(&self, messages: &[ChatMessage], reserve: usize) -> Result<Vec<LlamaToken>> {
+        if messages.is_empty() {
+            return Err(ModelError::InvalidArgument(
+                "a prompt needs at least one message".into(),
+            ));
+        }
+        let prompt = self.render_prompt(messages)?;
+        let tokens = self.tokenize(&prompt);
+        if tokens.is_empty() {
+            return Err(ModelError::InvalidArgument(
+                "the prompt tokenised to nothing".into(),
+            ));
+        }
+        let n_ctx = self.config.n_ctx as usize;
+        if tokens.len() + reserve.min(n_ctx) > n_ctx {
+            return Err(ModelError::ContextOverflow {
+                prompt_tokens: tokens.len(),
+                max_tokens: reserve,
+                n_ctx,
+            });
+        }
+        Ok(tokens)
+    }
+
+    /// Runs `f` on a slot chosen for `tokens`; on error the slot's KV state
+    /// is cleared, since it may no longer match what it records.
+    fn with_slot<T>(
+        &self,
+        tokens: &[LlamaToken],
+        f: impl FnOnce(&mut Slot) -> Result<T>,
+    ) -> Result<T> {
+        let mut slot = self.acquire(tokens);
+        let result = f(&mut slot);
+        if result.is_err() {
+            if let Some(ctx) = slot.ctx.as_mut() {
+                ctx.clear_kv_cache();
+            }
+            slot.cached.clear();
+        }
+        result
+    }
+
+    /// The first token of each choice, which must all differ.
+    fn choice_tokens(&self, choices: &[&str]) -> Result<Vec<LlamaToken>> {
+        let vocab = self.model.vocab();
+        let mut firsts: Vec<LlamaToken> = Vec::with_capacity(choices.len());
+        for c in choices {
+            let toks = vocab.tokenize(sanitize(c).as_bytes(), false, false);
+            let Some(&t) = toks.first() else {
+                return Err(ModelError::InvalidArgument(format!(
+                    "choice {c:?} tokenises to nothing"
+                )));
+            };
+            if let Some(j) = firsts.iter().position(|&f| f == t) {
+                return Err(ModelError::InvalidArgument(format!(
+                    "choices {:?} and {c:?} start with the same token; make their first words differ",
+                    choices[j]
+                )));
+            }
+            firsts.push(t);
+        }
+        Ok(firsts)
+    }
+
+    fn run(
+        &self,
+        slot: &mut Slot,
+        tokens: &[LlamaToken],
+        o: &GenerateOptions,
+        t0: Instant,
+    ) -> Result<Completion> {
+        let n_ctx = self.config.n_ctx as usize;
+        let mut grammar = match &o.json_schema {
+            Some(schema) => {
+                let gbnf = llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+                    .map_err(|e| ModelError::InvalidSchema(e.to_string()))?;
+                Some(
+                    LlamaSampler::grammar(&self.model, &gbnf, "root").map_err(|e| {
+                        ModelError::InvalidSchema(format!("grammar rejected by llama.cpp: {e}"))
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let mut sampler = self.build_sampler(o);
+        let pre = self.prefill(slot, tokens)?;
+        let Some(ctx) = slot.ctx.as_mut() else {
+            return Err(ModelError::llama("context unavailable"));
+        };
+        let (cached_prompt_tokens, prompt_ms) = (pre.cached, pre.ms);
+        let mut pos = tokens.len();
+        let mut batch = LlamaBatch::new(1, 1);
 
         // Generate.
         let t_gen = Instant::now();
         let vocab = self.model.vocab();
-        let mut logits_idx = batch.n_tokens() - 1;
+        let mut logits_idx = pre.logits_idx;
         let mut out: Vec<u8> = Vec::new();
         let mut n_gen = 0usize;
         let finish = loop {
@@ -543,6 +625,25 @@ fn sample(
     Ok(tok)
 }
 
+/// What [`LlamaCppChat::prefill`] did.
+struct Prefilled {
+    /// Prompt tokens reused from the slot's cache.
+    cached: usize,
+    /// Batch index of the last prompt token's logits.
+    logits_idx: i32,
+    /// Time spent evaluating the rest, in milliseconds.
+    ms: f64,
+}
+
+/// `ln Σ exp(x)`, computed stably.
+fn log_sum_exp(xs: &[f32]) -> f32 {
+    let m = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if !m.is_finite() {
+        return m;
+    }
+    m + xs.iter().map(|&x| (x - m).exp()).sum::<f32>().ln()
+}
+
 fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
@@ -550,42 +651,58 @@ fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
 impl ChatModel for LlamaCppChat {
     fn generate(&self, messages: &[ChatMessage], options: &GenerateOptions) -> Result<Completion> {
         let t0 = Instant::now();
-        if messages.is_empty() {
-            return Err(ModelError::InvalidArgument(
-                "generate needs at least one message".into(),
-            ));
-        }
         if !(options.temperature.is_finite() && options.temperature >= 0.0) {
             return Err(ModelError::InvalidArgument(format!(
                 "temperature must be a finite number >= 0, got {}",
                 options.temperature
             )));
         }
-        let prompt = self.render_prompt(messages)?;
-        let tokens = self.tokenize(&prompt);
-        if tokens.is_empty() {
+        let tokens = self.prompt_tokens(messages, options.max_tokens)?;
+        self.with_slot(&tokens, |slot| self.run(slot, &tokens, options, t0))
+    }
+
+    fn classify(&self, messages: &[ChatMessage], choices: &[&str]) -> Result<Classification> {
+        let t0 = Instant::now();
+        if choices.is_empty() {
             return Err(ModelError::InvalidArgument(
-                "the prompt tokenised to nothing".into(),
+                "classify needs at least one choice".into(),
             ));
         }
-        let n_ctx = self.config.n_ctx as usize;
-        if tokens.len() + options.max_tokens.min(n_ctx) > n_ctx {
-            return Err(ModelError::ContextOverflow {
-                prompt_tokens: tokens.len(),
-                max_tokens: options.max_tokens,
-                n_ctx,
-            });
+        let firsts = self.choice_tokens(choices)?;
+        let tokens = self.prompt_tokens(messages, 1)?;
+        let (cached, logits) = self.with_slot(&tokens, |slot| {
+            let pre = self.prefill(slot, &tokens)?;
+            let ctx = slot
+                .ctx
+                .as_ref()
+                .ok_or_else(|| ModelError::llama("context unavailable"))?;
+            let all = ctx.get_logits_ith(pre.logits_idx);
+            let picked = firsts
+                .iter()
+                .map(|t| {
+                    usize::try_from(t.0)
+                        .ok()
+                        .and_then(|i| all.get(i).copied())
+                        .ok_or_else(|| ModelError::llama("choice token outside the vocabulary"))
+                })
+                .collect::<Result<Vec<f32>>>()?;
+            Ok((pre.cached, (log_sum_exp(all), picked)))
+        })?;
+        let (lse, picked) = logits;
+        let probs: Vec<f32> = picked.iter().map(|&l| (l - lse).exp()).collect();
+        let mass: f32 = probs.iter().sum();
+        if !(mass.is_finite() && mass > 0.0) {
+            return Err(ModelError::llama(
+                "the model gave the choices no probability (non-finite logits)",
+            ));
         }
-        let mut slot = self.acquire(&tokens);
-        let result = self.run(&mut slot, &tokens, options, t0);
-        if result.is_err() {
-            // The KV state may no longer match `cached`: start clean next time.
-            if let Some(ctx) = slot.ctx.as_mut() {
-                ctx.clear_kv_cache();
-            }
-            slot.cached.clear();
-        }
-        result
+        Ok(Classification {
+            probs: probs.iter().map(|p| p / mass).collect(),
+            mass,
+            prompt_tokens: tokens.len(),
+            cached_prompt_tokens: cached,
+            total_ms: t0.elapsed().as_secs_f64() * 1e3,
+        })
     }
 
     fn model_id(&self) -> &str {
