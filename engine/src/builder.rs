@@ -118,6 +118,8 @@ impl MemoryBuilder {
                 write: Mutex::new(()),
                 path: self.path,
                 graph_cache: GraphCache::default(),
+                supersede_prior: OnceLock::new(),
+                fact_check_prior: OnceLock::new(),
             }),
         })
     }

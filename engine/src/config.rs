@@ -226,6 +226,35 @@ pub struct ReconcileConfig {
     /// Drop extracted facts that share no content word with the messages
     /// they came from (small models sometimes copy the prompt's examples).
     pub require_grounding: bool,
+    /// How contested facts are reconciled.
+    pub method: ReconcileMethod,
+    /// [`ReconcileMethod::Classify`]: nearest memories scored per fact.
+    pub classify_candidates: usize,
+    /// [`ReconcileMethod::Classify`]: divide out the model's answer bias,
+    /// measured on content-free questions (three scorings, once per handle).
+    pub calibrate: bool,
+    /// Score each fact extracted from the user's messages as personal or
+    /// general (knowledge, answers, calculations, requests) and drop the
+    /// general ones: one short prefix-cached scoring per fact. Skipped for
+    /// a chat model that cannot score answers or with a custom extraction
+    /// prompt.
+    pub fact_check: bool,
+}
+
+/// How a fact with similar memories is reconciled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconcileMethod {
+    /// Each (fact, similar memory) pair is classified by the chat model's
+    /// next-token probabilities of four fixed answers (same / changed /
+    /// detail / unrelated): one short prefix-cached prefill per pair, no
+    /// sampling, no JSON. Falls back to [`Generate`](Self::Generate) for a
+    /// chat model that cannot score answers, or when a custom
+    /// `update_memory` prompt is set.
+    #[default]
+    Classify,
+    /// One generated JSON answer with a decision per fact (Mem0's way).
+    Generate,
 }
 
 impl Default for ReconcileConfig {
@@ -234,6 +263,10 @@ impl Default for ReconcileConfig {
             candidate_min_similarity: 0.3,
             none_min_similarity: 0.75,
             require_grounding: true,
+            method: ReconcileMethod::Classify,
+            classify_candidates: 3,
+            calibrate: true,
+            fact_check: true,
         }
     }
 }
@@ -324,6 +357,12 @@ impl MemoryConfig {
             if !(-1.0..=1.0).contains(&v) {
                 return Err(MemoryError::invalid(name, "must be in -1..=1"));
             }
+        }
+        if !(1..=5).contains(&self.reconcile.classify_candidates) {
+            return Err(MemoryError::invalid(
+                "reconcile.classify_candidates",
+                "must be in 1..=5 (the memories fetched per fact)",
+            ));
         }
         if !(1..=16).contains(&self.llm.slots) {
             return Err(MemoryError::invalid("llm.slots", "must be in 1..=16"));

@@ -76,6 +76,37 @@ pub struct Extraction {
     pub dropped: usize,
 }
 
+impl Extraction {
+    /// Pools another window's answer into this one, keeping the entities
+    /// and relations free of duplicates (by normalised names).
+    pub fn absorb(&mut self, other: Extraction) {
+        for e in other.entities {
+            let key = normalize_entity(&e.name);
+            if !self
+                .entities
+                .iter()
+                .any(|x| normalize_entity(&x.name) == key)
+            {
+                self.entities.push(e);
+            }
+        }
+        let key = |r: &ExtractedRelation| {
+            (
+                normalize_entity(&r.source),
+                r.relationship.clone(),
+                normalize_entity(&r.destination),
+            )
+        };
+        for r in other.relations {
+            let k = key(&r);
+            if !self.relations.iter().any(|x| key(x) == k) {
+                self.relations.push(r);
+            }
+        }
+        self.dropped += other.dropped;
+    }
+}
+
 /// Normalises an extracted entity name for matching: the entity cleanup
 /// (words split at whitespace, `-` and `_`; surrounding punctuation removed;
 /// a leading article or possessive — `the`, `a`, `an`, `my`, `our`, `his`,
@@ -405,5 +436,34 @@ mod tests {
             s["properties"]["outdated"]["items"]["enum"],
             json!(["0", "1"])
         );
+    }
+
+    #[test]
+    fn absorb_pools_windows_without_duplicates() {
+        let rel = |s: &str, r: &str, d: &str| ExtractedRelation {
+            source: s.into(),
+            relationship: r.into(),
+            destination: d.into(),
+        };
+        let ent = |n: &str| ExtractedEntity {
+            name: n.into(),
+            entity_type: "person".into(),
+        };
+        let mut a = Extraction {
+            entities: vec![ent("Alice")],
+            relations: vec![rel("Alice", "lives_in", "Oslo")],
+            dropped: 1,
+        };
+        a.absorb(Extraction {
+            entities: vec![ent("alice"), ent("Bob")],
+            relations: vec![
+                rel("alice", "lives_in", "oslo"),
+                rel("Bob", "works_at", "Acme"),
+            ],
+            dropped: 2,
+        });
+        assert_eq!(a.entities.len(), 2);
+        assert_eq!(a.relations.len(), 2);
+        assert_eq!(a.dropped, 3);
     }
 }

@@ -54,7 +54,7 @@ pub use async_memory::AsyncMemory;
 pub use builder::MemoryBuilder;
 pub use config::{
     Durability, GraphConfig, IndexConfig, LlmConfig, MemoryConfig, PromptConfig, ReconcileConfig,
-    SearchConfig,
+    ReconcileMethod, SearchConfig,
 };
 pub use error::{ErrorCode, MemoryError, Result};
 pub use graph::{GraphChanges, Relation, RelationRecord};

@@ -184,7 +184,8 @@ pub fn parse_procedural(text: &str) -> Result<String, OutputError> {
     Ok(s)
 }
 
-/// Parses and validates `{"decisions": [{"event", "id", "text"}, ...]}`
+/// Parses and validates `{"decisions": [{"memory", "op", "text"}, ...]}`
+/// (`id` / `event`, Mem0's key names, are read too)
 /// against the candidates shown to the model. The model writes one decision
 /// per new fact, in order; each returned decision carries the position of
 /// its item (= the fact it answers).
@@ -199,7 +200,7 @@ pub fn parse_procedural(text: &str) -> Result<String, OutputError> {
 /// use memlayer::llm_output::{parse_decisions, Candidate, Decision};
 /// let c = vec![Candidate { key: "0".into(), text: "Lives in Berlin".into() }];
 /// let (d, dropped) = parse_decisions(
-///     r#"{"decisions": [{"event": "UPDATE", "id": "0", "text": "Lives in Lisbon"},
+///     r#"{"decisions": [{"memory": "0", "op": "UPDATE", "text": "Lives in Lisbon"},
 ///                       {"event": "DELETE", "id": "7", "text": ""}]}"#, &c).unwrap();
 /// assert_eq!(d, vec![(0, Decision::Update { target: 0, text: "Lives in Lisbon".into() })]);
 /// assert_eq!(dropped.len(), 1); // id 7 was never shown
@@ -226,12 +227,14 @@ pub fn parse_decisions(text: &str, candidates: &[Candidate]) -> Result<Parsed, O
             continue;
         };
         let event = d
-            .get("event")
+            .get("op")
+            .or_else(|| d.get("event"))
             .and_then(Value::as_str)
             .map(|s| s.trim().to_ascii_uppercase())
             .unwrap_or_default();
         let target = d
-            .get("id")
+            .get("memory")
+            .or_else(|| d.get("id"))
             .and_then(|v| match v {
                 Value::String(s) => Some(s.trim().to_string()),
                 Value::Number(n) => Some(n.to_string()),
@@ -314,8 +317,8 @@ mod tests {
     fn every_event_path() {
         let (d, dropped) = parse_decisions(
             r#"{"decisions": [
-                {"event": "UPDATE", "id": "0", "text": "Lives in Lisbon"},
-                {"event": "NONE", "id": "1", "text": "Likes pizza"},
+                {"memory": "0", "op": "UPDATE", "text": "Lives in Lisbon"},
+                {"memory": "1", "op": "NONE", "text": "Likes pizza"},
                 {"event": "ADD", "id": "new", "text": "Has a dog"},
                 {"event": "delete", "id": "1", "text": "Hates pizza now"}
             ]}"#,

@@ -32,6 +32,11 @@ pub(crate) struct Inner {
     pub(crate) path: PathBuf,
     /// Per-scope graph nodes and their embedding index.
     pub(crate) graph_cache: GraphCache,
+    /// The chat model's answer probabilities for a content-free
+    /// supersession question (its bias), measured on first use.
+    pub(crate) supersede_prior: OnceLock<Vec<f32>>,
+    /// The same for the personal-fact question.
+    pub(crate) fact_check_prior: OnceLock<Vec<f32>>,
 }
 
 impl Drop for Inner {

@@ -14,8 +14,11 @@ family, friends, pets, health and allergies, diet, likes and dislikes, hobbies, 
 Rules:\n\
 - Use only what the user says about themselves. Never take facts from the assistant's replies.\n\
 - Ignore greetings, small talk, questions, thanks and one-off requests: they are not facts.\n\
+- Never write general knowledge, answers or calculations: only what the user says about their own life.\n\
 - One fact per item, a short phrase about the user in the third person without the word 'user', \
 e.g. \"Is vegetarian\", \"Lives in Oslo\", \"Has a dog named Rex\".\n\
+- A fact about another person (family, friend, partner, coworker) starts with who it is about, \
+e.g. \"Brother Ivan lives in Kyiv\", never just \"Lives in Kyiv\".\n\
 - Keep names, places, numbers and details exactly as said. Keep the language the user wrote in.\n\
 - If there is nothing worth remembering, answer {\"facts\": []}.\n\
 Answer with JSON only.";
@@ -36,16 +39,93 @@ Answer with JSON only.";
 /// Reconciliation of new facts with the existing memories they resemble.
 pub const RECONCILE_PROMPT: &str = "You keep an AI assistant's memory about a person up to date. You get the \
 existing memories, each with an id, and a numbered list of new facts. Write exactly one decision per new \
-fact, in the same order as the facts. First pick the id of the existing memory about the same thing \
-(the same job, home, diet, relationship, preference...) or \"new\" if there is none, then the event:\n\
-- NONE: an existing memory already says the same thing. id = that memory's id.\n\
-- UPDATE: the fact is about the same thing as an existing memory and adds detail or changes it \
-(a new city, a new job, a changed preference, more precise information). id = that memory's id; \
-text = the full corrected memory, keeping what is still true.\n\
-- DELETE: the fact says an existing memory is no longer true. id = that memory's id; text = the new fact \
-that replaces it, or \"\" if nothing replaces it.\n\
-- ADD: the fact is new information not covered by any memory. id = \"new\"; text = the fact.\n\
+fact, in the same order as the facts. First pick `memory`: the id of the existing memory about the same thing \
+(the same job, home, diet, relationship, preference...) or \"new\" if there is none; then `op`:\n\
+- NONE: that memory already says the same thing.\n\
+- UPDATE: the fact is about the same thing as that memory and adds detail or changes it \
+(a new city, a new job, a changed preference, more precise information). text = the full corrected memory, \
+keeping what is still true.\n\
+- DELETE: the fact says that memory is no longer true. text = the new fact that replaces it, \
+or \"\" if nothing replaces it.\n\
+- ADD: memory = \"new\": the fact is new information not covered by any memory. text = the fact.\n\
 Only use ids from the list. Answer with JSON only.";
+
+/// Supersession as classification: how one new fact relates to one stored
+/// memory, answered with one word (scored, not generated).
+pub const SUPERSEDE_PROMPT: &str = "You compare a stored memory about a person with a new fact about the same \
+person and answer with one word:\n\
+same - the new fact says what the memory already says, in other words or with less detail.\n\
+changed - both are about the same attribute (home, job, employer, relationship, diet, car, age, habit, \
+preference...) and the new fact gives a new value or says the memory stopped being true: \
+the memory is now outdated.\n\
+detail - the new fact adds detail to the memory and the memory stays true.\n\
+unrelated - they are about different things, or about different people, and both can be true.";
+
+/// The personal-fact check: is an extracted fact about the user's life, or
+/// general knowledge, an answer, a calculation or a request? Answered with
+/// one word (scored, not generated).
+pub const FACT_CHECK_PROMPT: &str = "You check facts that were written down from a user's message for a \
+long-term memory about the user. Answer with one word:\n\
+personal - the fact is about the user's own life or the people in it: who they are, where they live, \
+work or study, family and friends, pets, health, diet, likes, habits, plans.\n\
+general - anything else: general knowledge, an answer to a question, a calculation, a definition, \
+or what the user asked for in this one message.";
+
+/// Answers of the personal-fact check, scored; the first keeps the fact.
+pub const FACT_CHECK_CHOICES: [&str; 2] = ["personal", "general"];
+
+fn fact_check_turn(message: &str, fact: &str) -> String {
+    format!("Message: {message}\nFact: {fact}")
+}
+
+/// The chat messages that ask whether `fact`, written down from `message`,
+/// is a personal fact. The fixed part is shared by every call.
+pub fn fact_check_messages(message: &str, fact: &str) -> Vec<ChatMessage> {
+    let mut m = vec![ChatMessage::system(FACT_CHECK_PROMPT)];
+    for (msg, fact, answer) in [
+        (
+            "I'm Tom and I work as a chef.",
+            "Works as a chef",
+            "personal",
+        ),
+        ("What is 9 times 6?", "9 times 6 equals 54", "general"),
+        (
+            "My sister lives in Rome.",
+            "Sister lives in Rome",
+            "personal",
+        ),
+        (
+            "Who painted the Mona Lisa?",
+            "The Mona Lisa was painted by Leonardo da Vinci",
+            "general",
+        ),
+        (
+            "Can you write me a poem about the sea?",
+            "Wants a poem about the sea",
+            "general",
+        ),
+        (
+            "I've been learning Japanese for two years.",
+            "Has been learning Japanese for two years",
+            "personal",
+        ),
+        (
+            "How far away is the Moon?",
+            "The Moon is 384,400 km away",
+            "general",
+        ),
+        (
+            "I'm allergic to penicillin. What can I take instead?",
+            "Is allergic to penicillin",
+            "personal",
+        ),
+    ] {
+        m.push(ChatMessage::user(fact_check_turn(msg, fact)));
+        m.push(ChatMessage::assistant(answer));
+    }
+    m.push(ChatMessage::user(fact_check_turn(message, fact)));
+    m
+}
 
 /// Summary of an agent's run as procedural memory.
 pub const PROCEDURAL_PROMPT: &str = "You record what an AI agent did in a conversation so that it can \
@@ -86,10 +166,13 @@ pub fn decisions_schema(keys: &[String], n_facts: usize) -> Value {
                 "items": {
                     "type": "object",
                     "additionalProperties": false,
-                    "required": ["id", "event", "text"],
+                    // llama.cpp's grammar writes keys in alphabetical
+                    // order: `memory` < `op` < `text` is the order of
+                    // reasoning (which memory, then what to do with it).
+                    "required": ["memory", "op", "text"],
                     "properties": {
-                        "id": {"enum": ids},
-                        "event": {"enum": ["ADD", "UPDATE", "DELETE", "NONE"]},
+                        "memory": {"enum": ids},
+                        "op": {"enum": ["ADD", "UPDATE", "DELETE", "NONE"]},
                         "text": {"type": "string", "maxLength": 300}
                     }
                 }
@@ -165,8 +248,12 @@ pub fn extraction_messages(
                     r#"{"facts": []}"#,
                 ),
                 (
-                    "user: I stopped eating meat last month, so I'm vegetarian now.",
-                    r#"{"facts": ["Is vegetarian since last month"]}"#,
+                    "user: I gave up dairy in March, so no more cheese for me.",
+                    r#"{"facts": ["Gave up dairy in March"]}"#,
+                ),
+                (
+                    "user: My dad Carlos lives in Porto. He teaches history.",
+                    r#"{"facts": ["Dad Carlos lives in Porto", "Dad Carlos teaches history"]}"#,
                 ),
                 (
                     "user: I switched jobs. I'm a nurse at the city hospital now.",
@@ -249,29 +336,56 @@ pub fn reconcile_messages(
             &["Moved to Lisbon", "Likes pizza", "Has a dog named Rex"],
         )),
         ChatMessage::assistant(
-            r#"{"decisions": [{"id": "0", "event": "UPDATE", "text": "Lives in Lisbon"}, {"id": "1", "event": "NONE", "text": "Likes pizza"}, {"id": "new", "event": "ADD", "text": "Has a dog named Rex"}]}"#,
+            r#"{"decisions": [{"memory": "0", "op": "UPDATE", "text": "Lives in Lisbon"}, {"memory": "1", "op": "NONE", "text": "Likes pizza"}, {"memory": "new", "op": "ADD", "text": "Has a dog named Rex"}]}"#,
         ),
         ChatMessage::user(ex(
             &[("0", "Likes tea"), ("1", "Works as a teacher")],
             &["Likes green tea the most", "Works as a nurse now"],
         )),
         ChatMessage::assistant(
-            r#"{"decisions": [{"id": "0", "event": "UPDATE", "text": "Likes tea, especially green tea"}, {"id": "1", "event": "UPDATE", "text": "Works as a nurse"}]}"#,
+            r#"{"decisions": [{"memory": "0", "op": "UPDATE", "text": "Likes tea, especially green tea"}, {"memory": "1", "op": "UPDATE", "text": "Works as a nurse"}]}"#,
         ),
         ChatMessage::user(ex(
             &[("0", "Is allergic to peanuts")],
             &["Has a peanut allergy"],
         )),
         ChatMessage::assistant(
-            r#"{"decisions": [{"id": "0", "event": "NONE", "text": "Is allergic to peanuts"}]}"#,
+            r#"{"decisions": [{"memory": "0", "op": "NONE", "text": "Is allergic to peanuts"}]}"#,
         ),
         ChatMessage::user(ex(
             &[("0", "Has a cat named Tom"), ("1", "Enjoys tennis")],
             &["Gave the cat Tom to a friend"],
         )),
-        ChatMessage::assistant(r#"{"decisions": [{"id": "0", "event": "DELETE", "text": ""}]}"#),
+        ChatMessage::assistant(r#"{"decisions": [{"memory": "0", "op": "DELETE", "text": ""}]}"#),
         ChatMessage::user(turn),
     ]
+}
+
+fn supersede_turn(memory: &str, fact: &str) -> String {
+    format!("Memory: {memory}\nNew fact: {fact}")
+}
+
+/// The chat messages that ask how `fact` relates to `memory`; the answer
+/// is one of `add::supersede::Relation::CHOICES`, scored. The fixed part
+/// (system prompt and examples) is shared by every call, so its KV state
+/// is evaluated once.
+pub fn supersede_messages(memory: &str, fact: &str) -> Vec<ChatMessage> {
+    let mut m = vec![ChatMessage::system(SUPERSEDE_PROMPT)];
+    for (old, new, answer) in [
+        ("Lives in Berlin", "Moved to Lisbon", "changed"),
+        ("Is allergic to peanuts", "Has a peanut allergy", "same"),
+        ("Has a dog", "Dog is a beagle named Rex", "detail"),
+        ("Likes pizza", "Works as a nurse", "unrelated"),
+        ("Is married to Ana", "Divorced Ana last year", "changed"),
+        ("Lives in Oslo", "Sister Eva lives in Bergen", "unrelated"),
+        ("Goes swimming on Fridays", "Stopped swimming", "changed"),
+        ("Plays chess", "Plays chess online every evening", "detail"),
+    ] {
+        m.push(ChatMessage::user(supersede_turn(old, new)));
+        m.push(ChatMessage::assistant(answer));
+    }
+    m.push(ChatMessage::user(supersede_turn(memory, fact)));
+    m
 }
 
 /// The chat messages of a procedural-summary call.
@@ -306,6 +420,15 @@ mod tests {
     }
 
     #[test]
+    fn supersede_prefix_is_stable_and_asks_about_the_pair() {
+        let a = supersede_messages("Lives in Rome", "Moved to Milan");
+        let b = supersede_messages("Works as a chef", "Is a nurse");
+        assert_eq!(a[..a.len() - 1], b[..b.len() - 1]);
+        let last = &a[a.len() - 1].content;
+        assert!(last.contains("Lives in Rome") && last.contains("Moved to Milan"));
+    }
+
+    #[test]
     fn custom_prompt_replaces_system_and_examples() {
         let m = extraction_messages(
             FactSubject::User,
@@ -322,7 +445,7 @@ mod tests {
     fn decisions_schema_lists_candidate_ids() {
         let s = decisions_schema(&["0".into(), "1".into()], 2);
         assert_eq!(
-            s["properties"]["decisions"]["items"]["properties"]["id"]["enum"],
+            s["properties"]["decisions"]["items"]["properties"]["memory"]["enum"],
             json!(["new", "0", "1"])
         );
     }

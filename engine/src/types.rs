@@ -49,8 +49,10 @@ impl AddEvent {
 pub struct AddStats {
     /// Facts extracted.
     pub facts: usize,
-    /// Chat-model calls made.
+    /// Chat-model calls made (generations and scorings).
     pub llm_calls: u32,
+    /// Of which (fact, memory) pairs classified by scoring fixed answers.
+    pub scored_pairs: u32,
     /// Prompt tokens over all calls.
     pub prompt_tokens: usize,
     /// Of which served from the prefix cache.
@@ -68,6 +70,9 @@ pub struct AddStats {
     pub guarded: usize,
     /// Extracted facts dropped as not grounded in the conversation.
     pub ungrounded: usize,
+    /// Extracted facts dropped by the personal-fact check (general
+    /// knowledge, answers, calculations, requests).
+    pub not_personal: usize,
     /// Reconciliations re-run after a concurrent change.
     pub conflict_retries: u32,
     /// Decisions skipped because their memory changed twice.

@@ -36,6 +36,7 @@ fn config() -> MemoryConfig {
             candidate_min_similarity: 0.999,
             none_min_similarity: 0.999,
             require_grounding: false,
+            ..memlayer::ReconcileConfig::default()
         },
         ..MemoryConfig::default()
     }

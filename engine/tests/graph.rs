@@ -25,6 +25,7 @@ fn cfg() -> MemoryConfig {
             candidate_min_similarity: 0.95,
             none_min_similarity: 0.95,
             require_grounding: false,
+            ..memlayer::ReconcileConfig::default()
         },
         ..MemoryConfig::default()
     }

@@ -26,6 +26,7 @@ fn cfg() -> MemoryConfig {
             candidate_min_similarity: -1.0,
             none_min_similarity: -1.0,
             require_grounding: false,
+            ..memlayer::ReconcileConfig::default()
         },
         ..MemoryConfig::default()
     }
@@ -890,6 +891,7 @@ fn guards_add_dissimilar_facts_directly_and_override_unfounded_none() {
             candidate_min_similarity: 0.3,
             none_min_similarity: 0.9,
             require_grounding: true,
+            ..memlayer::ReconcileConfig::default()
         },
         ..cfg()
     };
@@ -924,4 +926,159 @@ fn guards_add_dissimilar_facts_directly_and_override_unfounded_none() {
             "Likes coffee in the morning"
         ]
     );
+}
+
+/// A handle whose reconciliation classifies (fact, memory) pairs with the
+/// scripted choices, without calibration (its three extra scorings).
+fn open_classifying(dir: &std::path::Path, replies: &[&str]) -> (Memory, Arc<ScriptedChat>) {
+    let chat = Arc::new(ScriptedChat::new(replies.iter().copied()));
+    let mut config = cfg();
+    config.reconcile.calibrate = false;
+    config.reconcile.fact_check = false;
+    let mem = Memory::builder(dir.join("m.redb"))
+        .config(config)
+        .embedder(Arc::new(HashEmbedder::new(DIMS)))
+        .chat(chat.clone())
+        .open()
+        .unwrap();
+    (mem, chat)
+}
+
+#[test]
+fn classified_pairs_decide_without_a_generated_answer() {
+    // (label for "Lives in Berlin", label for "Likes tea", final memories)
+    let cases: [(&str, &str, Vec<&str>); 4] = [
+        ("changed", "unrelated", vec!["Likes tea", "Lives in Lisbon"]),
+        ("detail", "unrelated", vec!["Likes tea", "Lives in Lisbon"]),
+        ("same", "unrelated", vec!["Likes tea", "Lives in Berlin"]),
+        (
+            "unrelated",
+            "unrelated",
+            vec!["Likes tea", "Lives in Berlin", "Lives in Lisbon"],
+        ),
+    ];
+    for (berlin, tea, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        // Only the extraction is generated: a reconciliation call would
+        // find no scripted reply and fail.
+        let (mem, chat) = open_classifying(dir.path(), &[r#"{"facts": ["Lives in Lisbon"]}"#]);
+        raw(&mem, "u", "Lives in Berlin");
+        raw(&mem, "u", "Likes tea");
+        // The nearest memory is scored first.
+        chat.push_choice(berlin);
+        chat.push_choice(tea);
+        let r = mem
+            .add("I live in Lisbon now", &AddOptions::user("u"))
+            .unwrap();
+        assert_eq!(texts(&mem, "u"), want, "{berlin}/{tea}");
+        assert_eq!(r.stats.scored_pairs, 2);
+        assert_eq!(r.stats.llm_calls, 3, "one extraction + two scorings");
+        let asked = chat.requests();
+        let last = &asked[asked.len() - 1];
+        assert!(
+            last[last.len() - 1]
+                .content
+                .contains("New fact: Lives in Lisbon")
+        );
+    }
+}
+
+#[test]
+fn a_changed_memory_is_deleted_and_its_replacement_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, chat) = open_classifying(dir.path(), &[r#"{"facts": ["Works as a nurse"]}"#]);
+    let old = raw(&mem, "u", "Works as a teacher");
+    chat.push_choice("changed");
+    let r = mem.add("I'm a nurse now", &AddOptions::user("u")).unwrap();
+    let events: Vec<(Event, &str)> = r
+        .results
+        .iter()
+        .map(|e| (e.event, e.memory.as_str()))
+        .collect();
+    assert!(events.contains(&(Event::Delete, "Works as a teacher")));
+    assert!(events.contains(&(Event::Add, "Works as a nurse")));
+    assert!(mem.get(&old).unwrap().is_none());
+}
+
+#[test]
+fn expired_memories_take_no_part_in_reconciliation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, chat) = open(dir.path(), &[r#"{"facts": ["Likes tea"]}"#]);
+    mem.add(
+        "Likes tea",
+        &AddOptions::user("u")
+            .infer(false)
+            .expiration_date("2001-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    assert!(texts(&mem, "u").is_empty(), "expired: hidden");
+    // The restated fact is not an exact duplicate of the expired memory:
+    // it is added again, without a reconciliation call.
+    let r = mem.add("I like tea", &AddOptions::user("u")).unwrap();
+    assert_eq!(r.stats.exact_duplicates, 0);
+    assert_eq!(r.results.len(), 1);
+    assert_eq!(r.results[0].event, Event::Add);
+    assert_eq!(chat.requests().len(), 1, "only the extraction call");
+    assert_eq!(texts(&mem, "u"), vec!["Likes tea"]);
+}
+
+#[test]
+fn a_conversation_longer_than_the_context_is_read_in_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, chat) = open(
+        dir.path(),
+        &[
+            r#"{"facts": ["Lives in Oslo"]}"#,
+            r#"{"facts": ["Has a cat named Mio", "Lives in Oslo"]}"#,
+        ],
+    );
+    // 40 messages of ~200 characters: about 8,000, over the 7,752 that one
+    // extraction call takes with the default context.
+    let filler = "and the weather was fine all day long, nothing much happened. ".repeat(3);
+    let mut msgs: Vec<Message> = (0..39)
+        .map(|i| Message::user(format!("Day {i}: {filler}")))
+        .collect();
+    msgs.insert(0, Message::user("I live in Oslo."));
+    msgs.push(Message::user("I have a cat named Mio."));
+    let r = mem.add(msgs, &AddOptions::user("u")).unwrap();
+    let asked = chat.requests();
+    assert_eq!(asked.len(), 2, "two windows, two extraction calls");
+    assert!(asked[0].last().unwrap().content.contains("I live in Oslo"));
+    assert!(asked[1].last().unwrap().content.contains("cat named Mio"));
+    assert_eq!(r.stats.facts, 2, "the repeated fact is kept once");
+    assert_eq!(
+        texts(&mem, "u"),
+        vec!["Has a cat named Mio", "Lives in Oslo"]
+    );
+}
+
+#[test]
+fn facts_scored_general_are_dropped_before_reconciliation() {
+    let dir = tempfile::tempdir().unwrap();
+    let chat = Arc::new(ScriptedChat::new([
+        r#"{"facts": ["17 times 23 equals 391", "Is a maths teacher"]}"#,
+    ]));
+    let mut config = cfg();
+    config.reconcile.calibrate = false;
+    let mem = Memory::builder(dir.path().join("m.redb"))
+        .config(config)
+        .embedder(Arc::new(HashEmbedder::new(DIMS)))
+        .chat(chat.clone())
+        .open()
+        .unwrap();
+    chat.push_choice("general");
+    chat.push_choice("personal");
+    let r = mem
+        .add(
+            "I'm a maths teacher. What is 17 times 23?",
+            &AddOptions::user("u"),
+        )
+        .unwrap();
+    assert_eq!(r.stats.not_personal, 1);
+    assert_eq!(r.stats.facts, 1);
+    assert_eq!(texts(&mem, "u"), vec!["Is a maths teacher"]);
+    // The check saw the user's message and the fact.
+    let asked = chat.requests();
+    let q = &asked[1].last().unwrap().content;
+    assert!(q.contains("What is 17 times 23?") && q.contains("Fact: 17 times 23 equals 391"));
 }

@@ -45,6 +45,73 @@ pub(crate) fn source(msgs: &[Message], scope: &Scope) -> Option<Source> {
     })
 }
 
+/// Tokens of the extraction prompt besides the conversation (system
+/// prompt and examples), rounded up.
+const EXTRACTION_OVERHEAD_TOKENS: usize = 1000;
+/// Characters per token assumed when sizing windows: low enough for
+/// non-English text, which tokenises less densely than English.
+const CHARS_PER_TOKEN: usize = 3;
+
+/// The most transcript characters one extraction call takes with a context
+/// of `n_ctx` tokens of which `max_tokens` are kept for the answer (at
+/// least 400 characters).
+pub(crate) fn window_chars(n_ctx: usize, max_tokens: usize) -> usize {
+    n_ctx
+        .saturating_sub(max_tokens + EXTRACTION_OVERHEAD_TOKENS)
+        .saturating_mul(CHARS_PER_TOKEN)
+        .max(400)
+}
+
+/// Cuts a transcript (one message per line) into windows of at most
+/// `max_chars` characters, at message boundaries; a longer message is cut
+/// at word boundaries and each piece keeps its `role: ` label. A long
+/// conversation is read window by window instead of being refused.
+pub(crate) fn windows(transcript: &str, max_chars: usize) -> Vec<String> {
+    let max_chars = max_chars.max(40);
+    let mut pieces: Vec<String> = Vec::new();
+    for line in transcript.lines() {
+        if line.chars().count() <= max_chars {
+            pieces.push(line.to_string());
+            continue;
+        }
+        let (label, body) = match line.split_once(": ") {
+            Some((l, b)) if l.len() < 32 => (format!("{l}: "), b),
+            _ => (String::new(), line),
+        };
+        let room = max_chars.saturating_sub(label.chars().count()).max(20);
+        let mut cur = String::new();
+        for word in body.split_whitespace() {
+            let word: String = word.chars().take(room).collect();
+            if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > room {
+                pieces.push(format!("{label}{cur}"));
+                cur.clear();
+            }
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            cur.push_str(&word);
+        }
+        if !cur.is_empty() {
+            pieces.push(format!("{label}{cur}"));
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for p in pieces {
+        if !cur.is_empty() && cur.chars().count() + 1 + p.chars().count() > max_chars {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push('\n');
+        }
+        cur.push_str(&p);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
 /// Splits facts into those grounded in the transcript and those not (small
 /// models copy the prompt's examples; see [`llm_output::is_grounded`]).
 pub(crate) fn ground(facts: Vec<String>, transcript: &str) -> (Vec<String>, Vec<String>) {
@@ -102,6 +169,39 @@ mod tests {
         let s = source(&conv, &Scope::user("u")).unwrap();
         assert!(s.transcript.contains("Oslo"));
         assert!(!s.transcript.contains("Paris"));
+    }
+
+    #[test]
+    fn windows_cut_at_messages_and_words_and_lose_nothing() {
+        let t = "user: I live in Oslo\nuser: I have a cat\nuser: I work as a nurse";
+        // Everything fits: one window, unchanged.
+        assert_eq!(windows(t, 1000), vec![t.to_string()]);
+        // Two messages per window at most.
+        let w = windows(t, 40);
+        assert_eq!(
+            w,
+            vec![
+                "user: I live in Oslo\nuser: I have a cat".to_string(),
+                "user: I work as a nurse".to_string()
+            ]
+        );
+        // One long message is cut at words; each piece keeps its label.
+        let long = format!("user: {}", "word ".repeat(30).trim());
+        let w = windows(&long, 50);
+        assert!(w.len() > 1);
+        for piece in &w {
+            assert!(piece.starts_with("user: "), "{piece}");
+            assert!(piece.chars().count() <= 50, "{piece}");
+        }
+        let words: usize = w.iter().map(|p| p.matches("word").count()).sum();
+        assert_eq!(words, 30);
+        assert!(windows("", 100).is_empty());
+    }
+
+    #[test]
+    fn window_size_follows_the_context() {
+        assert_eq!(window_chars(4096, 512), (4096 - 512 - 1000) * 3);
+        assert_eq!(window_chars(1024, 512), 400);
     }
 
     #[test]

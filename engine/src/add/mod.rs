@@ -17,16 +17,19 @@ mod candidates;
 mod commit;
 mod extract;
 mod reconcile;
+mod supersede;
 
 pub(crate) use self::commit::Written;
+pub(crate) use self::extract::{window_chars, windows};
 
 use std::collections::HashMap;
 
-use memlayer_store::WriteBatch;
+use memlayer_store::{Timestamp, WriteBatch};
 
 use self::candidates::{CandidateSet, Known};
 use self::extract::Source;
 use self::reconcile::Planned;
+use crate::config::ReconcileMethod;
 use crate::error::{MemoryError, Result};
 use crate::graph::{GraphChanges, GraphPlan};
 use crate::llm_output;
@@ -34,7 +37,7 @@ use crate::memory::Memory;
 use crate::messages::{Message, Messages, transcript};
 use crate::prompts::{self, FactSubject};
 use crate::types::{AddEvent, AddOptions, AddResult, AddStats, PROCEDURAL_MEMORY};
-use crate::validate::AddCtx;
+use crate::validate::{AddCtx, is_expired};
 use crate::vectors::Change;
 
 /// Similar memories fetched per new fact for reconciliation.
@@ -250,17 +253,30 @@ impl Memory {
     ) -> Result<Vec<String>> {
         let p = &self.inner.config.prompts;
         let prompt = prompt.or(p.fact_extraction.as_deref());
-        let m = prompts::extraction_messages(
-            src.subject,
+        let l = &self.inner.config.llm;
+        let mut facts: Vec<String> = Vec::new();
+        // A conversation longer than the context is read window by window.
+        for window in extract::windows(
             &src.transcript,
-            prompt,
-            p.custom_instructions.as_deref(),
-        );
-        let out = self.generate(&m, prompts::facts_schema(), stats)?;
-        let mut facts = llm_output::parse_facts(&out).map_err(|e| MemoryError::LlmOutput {
-            stage: "fact extraction",
-            reason: e.0,
-        })?;
+            extract::window_chars(l.n_ctx as usize, l.max_tokens),
+        ) {
+            let m = prompts::extraction_messages(
+                src.subject,
+                &window,
+                prompt,
+                p.custom_instructions.as_deref(),
+            );
+            let out = self.generate(&m, prompts::facts_schema(), stats)?;
+            let found = llm_output::parse_facts(&out).map_err(|e| MemoryError::LlmOutput {
+                stage: "fact extraction",
+                reason: e.0,
+            })?;
+            for f in found {
+                if !facts.iter().any(|g| g.eq_ignore_ascii_case(&f)) {
+                    facts.push(f);
+                }
+            }
+        }
         if self.inner.config.reconcile.require_grounding {
             let (kept, dropped) = extract::ground(facts, &src.transcript);
             for f in &dropped {
@@ -269,6 +285,13 @@ impl Memory {
             stats.ungrounded += dropped.len();
             facts = kept;
         }
+        if self.inner.config.reconcile.fact_check
+            && src.subject == FactSubject::User
+            && prompt.is_none()
+            && !facts.is_empty()
+        {
+            facts = self.keep_personal(facts, &src.transcript, stats)?;
+        }
         stats.facts = facts.len();
         Ok(facts)
     }
@@ -276,6 +299,7 @@ impl Memory {
     /// Stage 3: each fact's similar memories in scope, above the floor.
     fn candidates(&self, fact_vecs: &[Vec<f32>], ctx: &AddCtx) -> Result<CandidateSet> {
         let snap = self.inner.store.snapshot()?;
+        let now = Timestamp::now();
         CandidateSet::gather(
             fact_vecs,
             self.inner.config.reconcile.candidate_min_similarity,
@@ -284,12 +308,17 @@ impl Memory {
                     .vectors
                     .search(v, CANDIDATES_PER_FACT, &ctx.scope)
             },
+            // An expired memory takes no part: a restated expired fact is
+            // added again instead of being answered "already known".
             |id| {
-                Ok(snap.get(id)?.map(|m| Known {
-                    id: m.id,
-                    hash: m.hash,
-                    text: m.text,
-                }))
+                Ok(snap
+                    .get(id)?
+                    .filter(|m| !is_expired(m, now))
+                    .map(|m| Known {
+                        id: m.id,
+                        hash: m.hash,
+                        text: m.text,
+                    }))
             },
         )
     }
@@ -318,6 +347,14 @@ impl Memory {
             attempt.no_candidates_shortcut = !split.direct.is_empty();
             return Ok((plan, attempt));
         }
+        let p = &self.inner.config.prompts;
+        if self.inner.config.reconcile.method == ReconcileMethod::Classify
+            && p.update_memory.is_none()
+            && let Some(labelled) = self.classify_pairs(&split.contested, facts, set, stats)?
+        {
+            plan.extend(supersede::plan(&split.contested, facts, set, &labelled));
+            return Ok((plan, attempt));
+        }
         let shown = reconcile::show(&split.contested, set);
         let pairs: Vec<(String, String)> = shown
             .candidates
@@ -326,7 +363,6 @@ impl Memory {
             .collect();
         let keys: Vec<String> = shown.candidates.iter().map(|c| c.key.clone()).collect();
         let contested: Vec<String> = split.contested.iter().map(|&i| facts[i].clone()).collect();
-        let p = &self.inner.config.prompts;
         let m = prompts::reconcile_messages(
             &pairs,
             &contested,
@@ -359,6 +395,142 @@ impl Memory {
         Ok((plan, attempt))
     }
 
+    /// Stage 4, scoring path: one classification per (contested fact,
+    /// nearest memory) pair. `None` when the chat model cannot score
+    /// answers (the caller then generates decisions instead).
+    fn classify_pairs(
+        &self,
+        contested: &[usize],
+        facts: &[String],
+        set: &CandidateSet,
+        stats: &mut AddStats,
+    ) -> Result<Option<Vec<supersede::Labelled>>> {
+        let chat = self.chat_model()?;
+        let per_fact = self.inner.config.reconcile.classify_candidates;
+        let prior = if self.inner.config.reconcile.calibrate {
+            match self.supersede_prior(chat.as_ref()) {
+                Ok(p) => Some(p),
+                Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            None
+        };
+        let mut out = Vec::new();
+        for (f, ci) in supersede::pairs(contested, set, per_fact) {
+            // Facts about different people never supersede each other
+            // ("Brother Tom lives in Toronto" vs "Lives in Paris").
+            if supersede::subject_of(&facts[f]) != supersede::subject_of(&set.known[ci].text) {
+                out.push(((f, ci), supersede::Relation::Unrelated));
+                continue;
+            }
+            let m = prompts::supersede_messages(&set.known[ci].text, &facts[f]);
+            let c = match chat.classify(&m, &supersede::Relation::CHOICES) {
+                Ok(c) => c,
+                Err(memlayer_models::ModelError::Unsupported { .. }) if stats.scored_pairs == 0 => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            stats.llm_calls += 1;
+            stats.scored_pairs += 1;
+            stats.prompt_tokens += c.prompt_tokens;
+            stats.cached_prompt_tokens += c.cached_prompt_tokens;
+            let probs = match &prior {
+                Some(p) => supersede::calibrate(&c.probs, p),
+                None => c.probs.clone(),
+            };
+            let Some(r) = supersede::argmax(&probs).and_then(|b| supersede::Relation::ALL.get(b))
+            else {
+                continue;
+            };
+            tracing::debug!(
+                memory = %set.known[ci].text,
+                fact = %facts[f],
+                relation = ?r,
+                raw = ?c.probs,
+                calibrated = ?probs,
+                "classified"
+            );
+            out.push(((f, ci), *r));
+        }
+        Ok(Some(out))
+    }
+
+    /// The chat model's bias on the supersession question (see
+    /// [`prior`]), measured once per handle.
+    fn supersede_prior(
+        &self,
+        chat: &dyn memlayer_models::ChatModel,
+    ) -> memlayer_models::Result<Vec<f32>> {
+        if let Some(p) = self.inner.supersede_prior.get() {
+            return Ok(p.clone());
+        }
+        let mean = prior(
+            chat,
+            prompts::supersede_messages,
+            &supersede::Relation::CHOICES,
+        )?;
+        tracing::debug!(prior = ?mean, "supersession answer prior");
+        Ok(self.inner.supersede_prior.get_or_init(|| mean).clone())
+    }
+
+    /// Stage 1b: drops facts the chat model scores as general rather than
+    /// personal (knowledge, answers, calculations, requests). Keeps every
+    /// fact when the model cannot score answers.
+    fn keep_personal(
+        &self,
+        facts: Vec<String>,
+        transcript: &str,
+        stats: &mut AddStats,
+    ) -> Result<Vec<String>> {
+        let chat = self.chat_model()?;
+        let calibration = if self.inner.config.reconcile.calibrate {
+            let got = match self.inner.fact_check_prior.get() {
+                Some(p) => Ok(p.clone()),
+                None => prior(
+                    chat.as_ref(),
+                    prompts::fact_check_messages,
+                    &prompts::FACT_CHECK_CHOICES,
+                )
+                .map(|p| self.inner.fact_check_prior.get_or_init(|| p).clone()),
+            };
+            match got {
+                Ok(p) => Some(p),
+                Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(facts),
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            None
+        };
+        let mut kept = Vec::with_capacity(facts.len());
+        for f in facts {
+            let m = prompts::fact_check_messages(transcript, &f);
+            let c = match chat.classify(&m, &prompts::FACT_CHECK_CHOICES) {
+                Ok(c) => c,
+                Err(memlayer_models::ModelError::Unsupported { .. }) => {
+                    kept.push(f);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            stats.llm_calls += 1;
+            stats.prompt_tokens += c.prompt_tokens;
+            stats.cached_prompt_tokens += c.cached_prompt_tokens;
+            let probs = match &calibration {
+                Some(p) => supersede::calibrate(&c.probs, p),
+                None => c.probs.clone(),
+            };
+            if supersede::argmax(&probs) == Some(0) {
+                kept.push(f);
+            } else {
+                tracing::info!(fact = %f, p = ?probs, "dropped a fact that is not personal");
+                stats.not_personal += 1;
+            }
+        }
+        Ok(kept)
+    }
+
     /// Commits only the graph changes of an `add` that changed no memory.
     fn commit_graph_only(&self, plan: Option<GraphPlan>, mut stats: AddStats) -> Result<AddResult> {
         let Some(gp) = plan else {
@@ -379,6 +551,25 @@ impl Memory {
             relations: Some(rel),
         })
     }
+}
+
+/// A chat model's answer bias on one question: the mean probabilities of
+/// `choices` over three content-free questions built by `messages`
+/// (contextual calibration).
+fn prior(
+    chat: &dyn memlayer_models::ChatModel,
+    messages: fn(&str, &str) -> Vec<memlayer_models::ChatMessage>,
+    choices: &[&str],
+) -> memlayer_models::Result<Vec<f32>> {
+    let mut mean = vec![0f32; choices.len()];
+    let blanks = [("N/A", "N/A"), ("", ""), ("[MASK]", "[MASK]")];
+    for (a, b) in blanks {
+        let c = chat.classify(&messages(a, b), choices)?;
+        for (acc, p) in mean.iter_mut().zip(&c.probs) {
+            *acc += p / blanks.len() as f32;
+        }
+    }
+    Ok(mean)
 }
 
 #[cfg(test)]

@@ -179,6 +179,7 @@ mod tests {
             candidate_min_similarity: 0.3,
             none_min_similarity: 0.75,
             require_grounding: true,
+            ..ReconcileConfig::default()
         }
     }
 

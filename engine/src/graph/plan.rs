@@ -132,15 +132,29 @@ impl Memory {
         stats: &mut AddStats,
     ) -> Result<Option<GraphPlan>> {
         let g = &self.inner.config.graph_options;
-        let m = graph_llm::extraction_messages(text, g.extraction_prompt.as_deref());
-        let out = self.generate(&m, graph_llm::extraction_schema(), stats)?;
-        let mut x = match graph_llm::parse_extraction(&out) {
-            Ok(x) => x,
-            Err(e) => {
-                stats.graph_unusable_answers += 1;
-                tracing::warn!(error = %e, "dropped an unusable graph extraction");
-                return Ok(None);
+        let l = &self.inner.config.llm;
+        // A conversation longer than the context is read window by window;
+        // the windows' entities and relations are pooled.
+        let mut pooled: Option<graph_llm::Extraction> = None;
+        for window in crate::add::windows(
+            text,
+            crate::add::window_chars(l.n_ctx as usize, l.max_tokens),
+        ) {
+            let m = graph_llm::extraction_messages(&window, g.extraction_prompt.as_deref());
+            let out = self.generate(&m, graph_llm::extraction_schema(), stats)?;
+            match graph_llm::parse_extraction(&out) {
+                Ok(x) => match pooled.as_mut() {
+                    None => pooled = Some(x),
+                    Some(p) => p.absorb(x),
+                },
+                Err(e) => {
+                    stats.graph_unusable_answers += 1;
+                    tracing::warn!(error = %e, "dropped an unusable graph extraction");
+                }
             }
+        }
+        let Some(mut x) = pooled else {
+            return Ok(None);
         };
         stats.graph_dropped += x.dropped;
         if self.inner.config.reconcile.require_grounding {

@@ -1,0 +1,429 @@
+//! Stage 4, scoring path: supersession as classification. For each
+//! contested fact and each of its nearest memories, the chat model picks
+//! one of four fixed answers ([`Relation`]) by its next-token
+//! probabilities (one short prefill, no sampling, no JSON); these labels
+//! then decide the fact's change without any generated text.
+
+use super::candidates::CandidateSet;
+use super::reconcile::Planned;
+
+/// How a new fact relates to one stored memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Relation {
+    /// The memory already says it.
+    Same,
+    /// Same attribute, new value: the memory is no longer true.
+    Changed,
+    /// The fact adds detail; the memory stays true.
+    Detail,
+    /// A different thing: both are true.
+    Unrelated,
+}
+
+impl Relation {
+    /// The answers scored, in the order of [`Relation::ALL`]; each starts
+    /// with its own token.
+    pub(crate) const CHOICES: [&'static str; 4] = ["same", "changed", "detail", "unrelated"];
+    /// Every relation, in the order of [`Relation::CHOICES`].
+    pub(crate) const ALL: [Relation; 4] = [
+        Relation::Same,
+        Relation::Changed,
+        Relation::Detail,
+        Relation::Unrelated,
+    ];
+}
+
+/// Words that open a fact about someone other than the user ("Brother
+/// Tom lives in Toronto", "Mom is a retired pharmacist"), in the languages
+/// the extraction prompt sees most.
+const RELATION_WORDS: &[&str] = &[
+    "brother",
+    "sister",
+    "mom",
+    "mother",
+    "mum",
+    "dad",
+    "father",
+    "parents",
+    "wife",
+    "husband",
+    "son",
+    "daughter",
+    "kids",
+    "children",
+    "child",
+    "friend",
+    "boyfriend",
+    "girlfriend",
+    "partner",
+    "fiance",
+    "fiancee",
+    "coworker",
+    "co-worker",
+    "colleague",
+    "boss",
+    "roommate",
+    "flatmate",
+    "neighbor",
+    "neighbour",
+    "uncle",
+    "aunt",
+    "cousin",
+    "niece",
+    "nephew",
+    "grandma",
+    "grandmother",
+    "grandpa",
+    "grandfather",
+    "grandson",
+    "granddaughter",
+    "stepson",
+    "stepdaughter",
+    "stepmother",
+    "stepfather",
+    "in-law",
+    "teammate",
+    "classmate",
+    "manager",
+    "hermano",
+    "hermana",
+    "madre",
+    "padre",
+    "esposa",
+    "esposo",
+    "hijo",
+    "hija",
+    "amigo",
+    "amiga",
+    "frère",
+    "soeur",
+    "sœur",
+    "mère",
+    "père",
+    "femme",
+    "mari",
+    "fils",
+    "fille",
+    "ami",
+    "amie",
+    "bruder",
+    "schwester",
+    "mutter",
+    "vater",
+    "frau",
+    "mann",
+    "sohn",
+    "tochter",
+    "freund",
+    "freundin",
+    "irmão",
+    "irmã",
+    "mãe",
+    "pai",
+    "fratello",
+    "sorella",
+    "madre",
+    "moglie",
+    "marito",
+    "figlio",
+    "figlia",
+];
+
+/// Words that may stand before a relation word ("best friend").
+const MODIFIERS: &[&str] = &[
+    "best", "close", "old", "older", "younger", "little", "big", "baby", "twin", "ex", "step",
+    "late", "new", "elder", "eldest", "youngest", "oldest",
+];
+
+/// Whom a fact is about: `None` for the user (the default subject of an
+/// extracted fact), else the lowercase relation phrase it opens with, e.g.
+/// `"brother tom"` for "Brother Tom lives in Toronto" or `"best friend
+/// jess"` for "My best friend Jess is a nurse".
+pub(crate) fn subject_of(fact: &str) -> Option<String> {
+    let words: Vec<String> = fact
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '-')
+                .to_lowercase()
+        })
+        .collect();
+    let mut i = 0;
+    if matches!(
+        words.first().map(String::as_str),
+        Some(
+            "my" | "our" | "mi" | "mon" | "ma" | "mein" | "meine" | "meu" | "minha" | "mio" | "mia"
+        )
+    ) {
+        i = 1;
+    }
+    // Up to two modifiers before the relation word ("best friend",
+    // "older sister", "ex wife").
+    let bare = |k: usize| words[k].trim_end_matches("'s").to_string();
+    let is_relation =
+        |w: &str| RELATION_WORDS.contains(&w) || RELATION_WORDS.contains(&w.trim_end_matches('s'));
+    let mut at = i;
+    while at < words.len() && at < i + 2 && MODIFIERS.contains(&bare(at).as_str()) {
+        at += 1;
+    }
+    if at >= words.len() || !is_relation(&bare(at)) {
+        return None;
+    }
+    let mut phrase: Vec<String> = (i..=at).map(bare).collect();
+    // A name right after the relation word belongs to the subject.
+    let original: Vec<&str> = fact.split_whitespace().collect();
+    if !words[at].ends_with("'s")
+        && let Some(next) = original.get(at + 1)
+        && next.chars().next().is_some_and(char::is_uppercase)
+    {
+        phrase.push(bare(at + 1));
+    }
+    Some(phrase.join(" "))
+}
+
+/// Contextual calibration (Zhao et al., 2021): small models favour some
+/// answers whatever the question; dividing each answer's probability by
+/// its probability for a content-free question (`prior`) and
+/// renormalising removes that bias. A prior of the wrong length, or with a
+/// zero, leaves `probs` as they are.
+pub(crate) fn calibrate(probs: &[f32], prior: &[f32]) -> Vec<f32> {
+    if prior.len() != probs.len() || prior.iter().any(|&p| !(p.is_finite() && p > 0.0)) {
+        return probs.to_vec();
+    }
+    let q: Vec<f32> = probs.iter().zip(prior).map(|(p, b)| p / b).collect();
+    let sum: f32 = q.iter().sum();
+    if !(sum.is_finite() && sum > 0.0) {
+        return probs.to_vec();
+    }
+    q.iter().map(|x| x / sum).collect()
+}
+
+/// Index of the largest value (the first on a tie).
+pub(crate) fn argmax(xs: &[f32]) -> Option<usize> {
+    xs.iter()
+        .enumerate()
+        .fold(None, |acc: Option<(usize, f32)>, (i, &x)| match acc {
+            Some((_, b)) if b >= x => acc,
+            _ => Some((i, x)),
+        })
+        .map(|(i, _)| i)
+}
+
+/// A scored pair: (fact index, candidate index) and its label.
+pub(crate) type Labelled = ((usize, usize), Relation);
+
+/// The (fact, candidate) pairs to score: each contested fact with its
+/// `per_fact` nearest candidates (indices into `facts` and `set.known`).
+pub(crate) fn pairs(
+    contested: &[usize],
+    set: &CandidateSet,
+    per_fact: usize,
+) -> Vec<(usize, usize)> {
+    contested
+        .iter()
+        .flat_map(|&i| {
+            set.near
+                .get(i)
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .take(per_fact)
+                .map(move |&(ci, _)| (i, ci))
+        })
+        .collect()
+}
+
+/// Turns the labels of the scored pairs into one change per fact:
+/// - any `Same` → nothing (already known);
+/// - else every `Changed` memory is superseded by the fact (one memory
+///   replaced, any others deleted);
+/// - else the nearest `Detail` memory is rewritten as the fact;
+/// - else the fact is added.
+///
+/// A memory is the target of at most one change per `add`; a fact whose
+/// targets were all taken by earlier facts is added.
+pub(crate) fn plan(
+    contested: &[usize],
+    facts: &[String],
+    set: &CandidateSet,
+    labelled: &[Labelled],
+) -> Vec<Planned> {
+    let mut taken = vec![false; set.known.len()];
+    let mut out = Vec::new();
+    for &i in contested {
+        let Some(fact) = facts.get(i) else { continue };
+        let mine: Vec<(usize, Relation)> = labelled
+            .iter()
+            .filter(|((f, ci), _)| *f == i && *ci < taken.len())
+            .map(|&((_, ci), r)| (ci, r))
+            .collect();
+        let of = |want: Relation| -> Vec<usize> {
+            mine.iter()
+                .filter(|&&(ci, r)| r == want && !taken[ci])
+                .map(|&(ci, _)| ci)
+                .collect()
+        };
+        if mine.iter().any(|&(_, r)| r == Relation::Same) {
+            continue;
+        }
+        let changed = of(Relation::Changed);
+        if !changed.is_empty() {
+            for (n, &ci) in changed.iter().enumerate() {
+                taken[ci] = true;
+                let k = &set.known[ci];
+                out.push(Planned::Delete {
+                    id: k.id,
+                    hash: k.hash.clone(),
+                    old: k.text.clone(),
+                    replacement: (n == 0).then(|| fact.clone()),
+                });
+            }
+            continue;
+        }
+        if let Some(&ci) = of(Relation::Detail).first() {
+            taken[ci] = true;
+            let k = &set.known[ci];
+            out.push(Planned::Update {
+                id: k.id,
+                hash: k.hash.clone(),
+                old: k.text.clone(),
+                text: fact.clone(),
+            });
+            continue;
+        }
+        out.push(Planned::Add { text: fact.clone() });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::candidates::tests::{known, set};
+    use super::*;
+
+    #[test]
+    fn choices_and_relations_line_up() {
+        assert_eq!(Relation::CHOICES.len(), Relation::ALL.len());
+        let firsts: std::collections::HashSet<char> = Relation::CHOICES
+            .iter()
+            .filter_map(|c| c.chars().next())
+            .collect();
+        assert_eq!(firsts.len(), 4, "choices must start differently");
+    }
+
+    #[test]
+    fn subject_of_names_the_person_a_fact_is_about() {
+        let cases = [
+            ("Lives in Paris", None),
+            ("Works as a teacher", None),
+            ("Brother Tom lives in Toronto", Some("brother tom")),
+            ("My daughter Efua got an iPhone", Some("daughter efua")),
+            ("Mom is a retired pharmacist", Some("mom")),
+            (
+                "Best friend Jess works as a nurse",
+                Some("best friend jess"),
+            ),
+            (
+                "coworker Marisol is allergic to gluten",
+                Some("coworker marisol"),
+            ),
+            ("Sister's dog is called Bruno", Some("sister")),
+            ("Older sister Eva lives in Bergen", Some("older sister eva")),
+            ("Son Leo loves soccer", Some("son leo")),
+            ("Mi hermana vive en Madrid", Some("hermana")),
+            ("Has a sister named Ana", None),
+            ("Is married", None),
+        ];
+        for (fact, want) in cases {
+            assert_eq!(subject_of(fact).as_deref(), want, "{fact}");
+        }
+    }
+
+    #[test]
+    fn calibration_removes_a_constant_bias() {
+        // The model says "unrelated" 60% of the time on a content-free
+        // question; a 0.43 vs 0.42 answer then favours "changed".
+        let prior = [0.1, 0.2, 0.1, 0.6];
+        let p = calibrate(&[0.10, 0.42, 0.05, 0.43], &prior);
+        assert_eq!(argmax(&p), Some(1));
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        // Unusable priors leave the scores alone.
+        let raw = [0.1, 0.42, 0.05, 0.43];
+        assert_eq!(calibrate(&raw, &[0.5, 0.5]), raw.to_vec());
+        assert_eq!(calibrate(&raw, &[0.0, 0.2, 0.2, 0.6]), raw.to_vec());
+        assert_eq!(argmax(&[]), None);
+        assert_eq!(argmax(&[0.5, 0.5]), Some(0));
+    }
+
+    #[test]
+    fn pairs_take_the_nearest_per_fact() {
+        let s = set(
+            vec![known(1, "A"), known(2, "B"), known(3, "C")],
+            vec![vec![(2, 0.9), (0, 0.8), (1, 0.5)], vec![], vec![(1, 0.4)]],
+        );
+        assert_eq!(pairs(&[0, 2], &s, 2), vec![(0, 2), (0, 0), (2, 1)]);
+        assert!(pairs(&[1], &s, 3).is_empty());
+    }
+
+    /// One fact against two memories: which change do the labels give?
+    #[test]
+    fn labels_table() {
+        use Relation::*;
+        let berlin = known(1, "Lives in Berlin");
+        let old_flat = known(2, "Lives in Berlin since 2019");
+        let s = set(
+            vec![berlin.clone(), old_flat.clone()],
+            vec![vec![(0, 0.8), (1, 0.7)]],
+        );
+        let facts = vec!["Lives in Lisbon".to_string()];
+        let add = Planned::Add {
+            text: "Lives in Lisbon".into(),
+        };
+        let del = |k: &super::super::candidates::Known, rep: bool| Planned::Delete {
+            id: k.id,
+            hash: k.hash.clone(),
+            old: k.text.clone(),
+            replacement: rep.then(|| "Lives in Lisbon".to_string()),
+        };
+        let upd = |k: &super::super::candidates::Known| Planned::Update {
+            id: k.id,
+            hash: k.hash.clone(),
+            old: k.text.clone(),
+            text: "Lives in Lisbon".into(),
+        };
+        // (label of memory 0, label of memory 1, expected plan)
+        let cases: Vec<(Relation, Relation, Vec<Planned>)> = vec![
+            (Same, Changed, vec![]),
+            (Changed, Unrelated, vec![del(&berlin, true)]),
+            (
+                Changed,
+                Changed,
+                vec![del(&berlin, true), del(&old_flat, false)],
+            ),
+            (Unrelated, Detail, vec![upd(&old_flat)]),
+            (Detail, Changed, vec![del(&old_flat, true)]),
+            (Unrelated, Unrelated, vec![add.clone()]),
+        ];
+        for (a, b, want) in cases {
+            let labelled = [((0, 0), a), ((0, 1), b)];
+            assert_eq!(plan(&[0], &facts, &s, &labelled), want, "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn a_memory_is_targeted_once() {
+        let berlin = known(1, "Lives in Berlin");
+        let s = set(vec![berlin.clone()], vec![vec![(0, 0.8)], vec![(0, 0.7)]]);
+        let facts = vec!["Lives in Lisbon".to_string(), "Lives in Porto".to_string()];
+        let labelled = [((0, 0), Relation::Changed), ((1, 0), Relation::Changed)];
+        let p = plan(&[0, 1], &facts, &s, &labelled);
+        assert_eq!(p.len(), 2);
+        assert!(
+            matches!(&p[0], Planned::Delete { replacement: Some(t), .. } if t == "Lives in Lisbon")
+        );
+        assert_eq!(
+            p[1],
+            Planned::Add {
+                text: "Lives in Porto".into()
+            }
+        );
+    }
+}
