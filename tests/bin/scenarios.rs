@@ -4,9 +4,14 @@
 //! no-candidates and exact-duplicate shortcuts.
 //!
 //! ```text
-//! cargo run --release -p memlayer-tests --bin scenarios -- [--chat qwen|smollm2|PATH]
-//!     [--no-prefix-cache] [--only NAME_SUBSTRING] [--verbose]
+//! cargo run --release -p memlayer-tests --bin scenarios -- [--chat qwen|qwen1.5b|smollm2|PATH]
+//!     [--file SCENARIOS.json] [--method classify|generate] [--no-calibrate] [--no-prefix-cache]
+//!     [--only NAME_SUBSTRING] [--limit N] [--json OUT.json] [--verbose]
 //! ```
+//!
+//! `--json` writes one record per scenario (name, kind, pass, each add's
+//! latency in ms, LLM calls) for side-by-side tables with a peer
+//! (`benches/peers/mem0_scenarios.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -16,7 +21,7 @@ use memlayer::models::{
     BertEmbedder, ChatConfig, ChatModel, Embedder, EmbedderConfig, LlamaCppChat,
 };
 use memlayer::{AddOptions, GetAllOptions, Memory, MemoryConfig, MemoryError, Message, Scope};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
 struct File {
@@ -39,9 +44,26 @@ struct Expect {
     present: Vec<Vec<String>>,
     absent: Vec<String>,
     max_memories: Option<usize>,
+    #[serde(default)]
+    absent_prefix: Vec<String>,
+}
+
+/// One scenario's outcome, for `--json`.
+#[derive(Serialize)]
+struct Outcome {
+    name: String,
+    kind: String,
+    pass: bool,
+    add_ms: Vec<f64>,
+    llm_calls: u32,
 }
 
 fn main() {
+    // RUST_LOG=memlayer=debug shows each classified pair and its scores.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |name: &str| {
         args.iter()
@@ -53,6 +75,13 @@ fn main() {
     let only = arg("--only");
     let verbose = args.iter().any(|a| a == "--verbose");
     let prefix_cache = !args.iter().any(|a| a == "--no-prefix-cache");
+    let limit: usize = arg("--limit").map_or(usize::MAX, |n| n.parse().expect("--limit N"));
+    let json_out = arg("--json");
+    let method = match arg("--method").as_deref() {
+        None | Some("classify") => memlayer::ReconcileMethod::Classify,
+        Some("generate") => memlayer::ReconcileMethod::Generate,
+        Some(m) => panic!("--method {m}: use classify or generate"),
+    };
     let file = arg("--file").unwrap_or_else(|| {
         memlayer_tests::repo_root()
             .join("tests/scenarios/memory.json")
@@ -86,15 +115,24 @@ fn main() {
     let (mut lat, mut toks, mut ptoks, mut ctoks) = (Vec::new(), Vec::new(), 0usize, 0usize);
     let (mut calls, mut bad_json, mut dropped, mut shortcut, mut dups, mut adds) =
         (0u32, 0u32, 0, 0, 0, 0);
+    let (mut scored, mut errors, mut per_add_calls) = (0u32, 0u32, Vec::new());
     let mut events = std::collections::BTreeMap::<String, u32>::new();
-    for sc in &data.scenarios {
-        if only.as_deref().is_some_and(|o| !sc.name.contains(o)) {
-            continue;
-        }
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for sc in data
+        .scenarios
+        .iter()
+        .filter(|sc| only.as_deref().is_none_or(|o| sc.name.contains(o)))
+        .take(limit)
+    {
         let dir = tempfile::tempdir().unwrap();
         let mem = Memory::builder(dir.path().join("m.redb"))
             .config(MemoryConfig {
                 durability: memlayer::Durability::None,
+                reconcile: memlayer::ReconcileConfig {
+                    method,
+                    calibrate: !args.iter().any(|a| a == "--no-calibrate"),
+                    ..Default::default()
+                },
                 ..MemoryConfig::default()
             })
             .embedder(embedder.clone())
@@ -118,6 +156,7 @@ fn main() {
             .unwrap();
         }
         let mut log = Vec::new();
+        let (mut sc_ms, mut sc_calls) = (Vec::new(), 0u32);
         for turn in &sc.turns {
             let t = Instant::now();
             let r = mem.add(turn.clone(), &base);
@@ -126,8 +165,12 @@ fn main() {
             match r {
                 Ok(r) => {
                     lat.push(ms);
+                    sc_ms.push(ms);
                     let s = &r.stats;
                     calls += s.llm_calls;
+                    sc_calls += s.llm_calls;
+                    scored += s.scored_pairs;
+                    per_add_calls.push(f64::from(s.llm_calls));
                     dropped += s.dropped;
                     ptoks += s.prompt_tokens;
                     ctoks += s.cached_prompt_tokens;
@@ -156,9 +199,14 @@ fn main() {
                 Err(MemoryError::LlmOutput { stage, reason }) => {
                     calls += 1;
                     bad_json += 1;
+                    sc_calls += 1;
+                    sc_ms.push(ms);
                     log.push(format!("LLM output error in {stage}: {reason}"));
                 }
-                Err(e) => panic!("{}: {e}", sc.name),
+                Err(e) => {
+                    errors += 1;
+                    log.push(format!("add failed: {e}"));
+                }
             }
         }
         let opts = GetAllOptions::scoped(scope.clone());
@@ -184,6 +232,11 @@ fn main() {
                 why.push(format!("still has {a:?}"));
             }
         }
+        for a in &sc.expect.absent_prefix {
+            if lower.iter().any(|m| m.starts_with(a.as_str())) {
+                why.push(format!("a memory starts with {a:?}"));
+            }
+        }
         if let Some(max) = sc.expect.max_memories
             && finals.len() > max
         {
@@ -196,6 +249,13 @@ fn main() {
             passed += 1;
             k.0 += 1;
         }
+        outcomes.push(Outcome {
+            name: sc.name.clone(),
+            kind: sc.kind.clone(),
+            pass: why.is_empty(),
+            add_ms: sc_ms,
+            llm_calls: sc_calls,
+        });
         let status = if why.is_empty() { "PASS" } else { "FAIL" };
         println!("{status} {:<48} {}", sc.name, why.join("; "));
         if verbose || !why.is_empty() {
@@ -217,6 +277,11 @@ fn main() {
         "LLM calls {calls}; unusable JSON answers {bad_json} (JSON validity {:.1}%); decisions dropped by validation {dropped}",
         100.0 * (calls - bad_json) as f64 / calls.max(1) as f64
     );
+    println!(
+        "pairs classified by scoring {scored}; LLM calls per add p50 {:.0}, mean {:.2}; adds failed with a non-LLM error {errors}",
+        memlayer_tests::percentile(&mut per_add_calls.clone(), 0.5),
+        per_add_calls.iter().sum::<f64>() / per_add_calls.len().max(1) as f64
+    );
     println!("events: {events:?}");
     println!(
         "add(infer) latency over {} calls: p50 {:.0} ms, p95 {:.0} ms; tokens per add p50 {:.0} (prompt tokens {ptoks}, of which cached {ctoks} = {:.1}%)",
@@ -229,4 +294,9 @@ fn main() {
     println!(
         "reconciliation calls saved: {shortcut} by the no-candidates shortcut, {dups} facts answered by exact-duplicate match (of {adds} adds)"
     );
+    if let Some(path) = json_out {
+        let v = serde_json::json!({"model": chat.model_id(), "scenarios": outcomes});
+        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+        println!("per-scenario results written to {path}");
+    }
 }
