@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! cargo run --release -p memlayer-tests --bin scenarios -- [--chat qwen|qwen1.5b|smollm2|PATH]
-//!     [--file SCENARIOS.json] [--method classify|generate] [--no-calibrate] [--no-prefix-cache]
+//!     [--file SCENARIOS.json] [--method classify|generate] [--no-calibrate] [--no-fact-check]
+//!     [--candidate-min-similarity X] [--no-prefix-cache]
 //!     [--only NAME_SUBSTRING] [--limit N] [--json OUT.json] [--verbose]
 //! ```
 //!
@@ -77,6 +78,10 @@ fn main() {
     let prefix_cache = !args.iter().any(|a| a == "--no-prefix-cache");
     let limit: usize = arg("--limit").map_or(usize::MAX, |n| n.parse().expect("--limit N"));
     let json_out = arg("--json");
+    let floor: f32 = arg("--candidate-min-similarity").map_or(
+        memlayer::ReconcileConfig::default().candidate_min_similarity,
+        |x| x.parse().expect("--candidate-min-similarity X"),
+    );
     let method = match arg("--method").as_deref() {
         None | Some("classify") => memlayer::ReconcileMethod::Classify,
         Some("generate") => memlayer::ReconcileMethod::Generate,
@@ -131,6 +136,8 @@ fn main() {
                 reconcile: memlayer::ReconcileConfig {
                     method,
                     calibrate: !args.iter().any(|a| a == "--no-calibrate"),
+                    fact_check: !args.iter().any(|a| a == "--no-fact-check"),
+                    candidate_min_similarity: floor,
                     ..Default::default()
                 },
                 ..MemoryConfig::default()
