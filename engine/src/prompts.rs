@@ -248,8 +248,8 @@ pub fn extraction_messages(
                     r#"{"facts": []}"#,
                 ),
                 (
-                    "user: I gave up dairy in March, so no more cheese for me.",
-                    r#"{"facts": ["Gave up dairy in March"]}"#,
+                    "user: I stopped eating meat last month, so I'm vegetarian now.",
+                    r#"{"facts": ["Is vegetarian since last month"]}"#,
                 ),
                 (
                     "user: My dad Carlos lives in Porto. He teaches history.",
