@@ -252,10 +252,6 @@ pub fn extraction_messages(
                     r#"{"facts": ["Is vegetarian since last month"]}"#,
                 ),
                 (
-                    "user: My dad Carlos lives in Porto. He teaches history.",
-                    r#"{"facts": ["Dad Carlos lives in Porto", "Dad Carlos teaches history"]}"#,
-                ),
-                (
                     "user: I switched jobs. I'm a nurse at the city hospital now.",
                     r#"{"facts": ["Works as a nurse at the city hospital"]}"#,
                 ),
