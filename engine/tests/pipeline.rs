@@ -33,17 +33,11 @@ fn cfg() -> MemoryConfig {
 }
 
 fn open(dir: &std::path::Path, replies: &[&str]) -> (Memory, Arc<ScriptedChat>) {
-    let chat = Arc::new(ScriptedChat::new(replies.iter().copied()));
-    let mem = Memory::builder(dir.join("m.redb"))
-        .config(MemoryConfig {
-            durability: memlayer::Durability::None,
-            ..MemoryConfig::default()
-        })
-        .embedder(Arc::new(HashEmbedder::new(DIMS)))
-        .chat(chat.clone())
-        .open()
-        .unwrap();
-    (mem, chat)
+    let config = MemoryConfig {
+        durability: memlayer::Durability::None,
+        ..MemoryConfig::default()
+    };
+    open_with(dir, replies, config)
 }
 
 fn texts(mem: &Memory, user: &str) -> Vec<String> {
@@ -931,10 +925,19 @@ fn guards_add_dissimilar_facts_directly_and_override_unfounded_none() {
 /// A handle whose reconciliation classifies (fact, memory) pairs with the
 /// scripted choices, without calibration (its three extra scorings).
 fn open_classifying(dir: &std::path::Path, replies: &[&str]) -> (Memory, Arc<ScriptedChat>) {
-    let chat = Arc::new(ScriptedChat::new(replies.iter().copied()));
     let mut config = cfg();
     config.reconcile.calibrate = false;
     config.reconcile.fact_check = false;
+    open_with(dir, replies, config)
+}
+
+/// A handle on `config` with the hash embedder and a scripted chat model.
+fn open_with(
+    dir: &std::path::Path,
+    replies: &[&str],
+    config: MemoryConfig,
+) -> (Memory, Arc<ScriptedChat>) {
+    let chat = Arc::new(ScriptedChat::new(replies.iter().copied()));
     let mem = Memory::builder(dir.join("m.redb"))
         .config(config)
         .embedder(Arc::new(HashEmbedder::new(DIMS)))
@@ -1055,17 +1058,13 @@ fn a_conversation_longer_than_the_context_is_read_in_windows() {
 #[test]
 fn facts_scored_general_are_dropped_before_reconciliation() {
     let dir = tempfile::tempdir().unwrap();
-    let chat = Arc::new(ScriptedChat::new([
-        r#"{"facts": ["17 times 23 equals 391", "Is a maths teacher"]}"#,
-    ]));
     let mut config = cfg();
     config.reconcile.calibrate = false;
-    let mem = Memory::builder(dir.path().join("m.redb"))
-        .config(config)
-        .embedder(Arc::new(HashEmbedder::new(DIMS)))
-        .chat(chat.clone())
-        .open()
-        .unwrap();
+    let (mem, chat) = open_with(
+        dir.path(),
+        &[r#"{"facts": ["17 times 23 equals 391", "Is a maths teacher"]}"#],
+        config,
+    );
     chat.push_choice("general");
     chat.push_choice("personal");
     let r = mem

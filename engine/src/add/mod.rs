@@ -23,6 +23,7 @@ pub(crate) use self::commit::Written;
 pub(crate) use self::extract::{window_chars, windows};
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use memlayer_store::{Timestamp, WriteBatch};
 
@@ -407,14 +408,15 @@ impl Memory {
     ) -> Result<Option<Vec<supersede::Labelled>>> {
         let chat = self.chat_model()?;
         let per_fact = self.inner.config.reconcile.classify_candidates;
-        let prior = if self.inner.config.reconcile.calibrate {
-            match self.supersede_prior(chat.as_ref()) {
-                Ok(p) => Some(p),
-                Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            None
+        let q = Question {
+            messages: prompts::supersede_messages,
+            choices: &supersede::Relation::CHOICES,
+            prior: &self.inner.supersede_prior,
+        };
+        let prior = match self.calibration(chat.as_ref(), &q) {
+            Ok(p) => p,
+            Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
         };
         let mut out = Vec::new();
         for (f, ci) in supersede::pairs(contested, set, per_fact) {
@@ -424,22 +426,20 @@ impl Memory {
                 out.push(((f, ci), supersede::Relation::Unrelated));
                 continue;
             }
-            let m = prompts::supersede_messages(&set.known[ci].text, &facts[f]);
-            let c = match chat.classify(&m, &supersede::Relation::CHOICES) {
-                Ok(c) => c,
+            let probs = match score(
+                chat.as_ref(),
+                &q,
+                prior.as_deref(),
+                (&set.known[ci].text, &facts[f]),
+                stats,
+            ) {
+                Ok(p) => p,
                 Err(memlayer_models::ModelError::Unsupported { .. }) if stats.scored_pairs == 0 => {
                     return Ok(None);
                 }
                 Err(e) => return Err(e.into()),
             };
-            stats.llm_calls += 1;
             stats.scored_pairs += 1;
-            stats.prompt_tokens += c.prompt_tokens;
-            stats.cached_prompt_tokens += c.cached_prompt_tokens;
-            let probs = match &prior {
-                Some(p) => supersede::calibrate(&c.probs, p),
-                None => c.probs.clone(),
-            };
             let Some(r) = supersede::argmax(&probs).and_then(|b| supersede::Relation::ALL.get(b))
             else {
                 continue;
@@ -448,8 +448,7 @@ impl Memory {
                 memory = %set.known[ci].text,
                 fact = %facts[f],
                 relation = ?r,
-                raw = ?c.probs,
-                calibrated = ?probs,
+                p = ?probs,
                 "classified"
             );
             out.push(((f, ci), *r));
@@ -457,22 +456,22 @@ impl Memory {
         Ok(Some(out))
     }
 
-    /// The chat model's bias on the supersession question (see
-    /// [`prior`]), measured once per handle.
-    fn supersede_prior(
+    /// The question's calibration prior when `reconcile.calibrate` is on,
+    /// measured on first use and kept for the handle's life.
+    fn calibration(
         &self,
         chat: &dyn memlayer_models::ChatModel,
-    ) -> memlayer_models::Result<Vec<f32>> {
-        if let Some(p) = self.inner.supersede_prior.get() {
-            return Ok(p.clone());
+        q: &Question<'_>,
+    ) -> memlayer_models::Result<Option<Vec<f32>>> {
+        if !self.inner.config.reconcile.calibrate {
+            return Ok(None);
         }
-        let mean = prior(
-            chat,
-            prompts::supersede_messages,
-            &supersede::Relation::CHOICES,
-        )?;
-        tracing::debug!(prior = ?mean, "supersession answer prior");
-        Ok(self.inner.supersede_prior.get_or_init(|| mean).clone())
+        if let Some(p) = q.prior.get() {
+            return Ok(Some(p.clone()));
+        }
+        let mean = prior(chat, q.messages, q.choices)?;
+        tracing::debug!(prior = ?mean, choices = ?q.choices, "answer prior");
+        Ok(Some(q.prior.get_or_init(|| mean).clone()))
     }
 
     /// Stage 1b: drops facts the chat model scores as general rather than
@@ -485,41 +484,31 @@ impl Memory {
         stats: &mut AddStats,
     ) -> Result<Vec<String>> {
         let chat = self.chat_model()?;
-        let calibration = if self.inner.config.reconcile.calibrate {
-            let got = match self.inner.fact_check_prior.get() {
-                Some(p) => Ok(p.clone()),
-                None => prior(
-                    chat.as_ref(),
-                    prompts::fact_check_messages,
-                    &prompts::FACT_CHECK_CHOICES,
-                )
-                .map(|p| self.inner.fact_check_prior.get_or_init(|| p).clone()),
-            };
-            match got {
-                Ok(p) => Some(p),
-                Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(facts),
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            None
+        let q = Question {
+            messages: prompts::fact_check_messages,
+            choices: &prompts::FACT_CHECK_CHOICES,
+            prior: &self.inner.fact_check_prior,
+        };
+        let calibration = match self.calibration(chat.as_ref(), &q) {
+            Ok(p) => p,
+            Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(facts),
+            Err(e) => return Err(e.into()),
         };
         let mut kept = Vec::with_capacity(facts.len());
         for f in facts {
-            let m = prompts::fact_check_messages(transcript, &f);
-            let c = match chat.classify(&m, &prompts::FACT_CHECK_CHOICES) {
-                Ok(c) => c,
+            let probs = match score(
+                chat.as_ref(),
+                &q,
+                calibration.as_deref(),
+                (transcript, &f),
+                stats,
+            ) {
+                Ok(p) => p,
                 Err(memlayer_models::ModelError::Unsupported { .. }) => {
                     kept.push(f);
                     continue;
                 }
                 Err(e) => return Err(e.into()),
-            };
-            stats.llm_calls += 1;
-            stats.prompt_tokens += c.prompt_tokens;
-            stats.cached_prompt_tokens += c.cached_prompt_tokens;
-            let probs = match &calibration {
-                Some(p) => supersede::calibrate(&c.probs, p),
-                None => c.probs.clone(),
             };
             if supersede::argmax(&probs) == Some(0) {
                 kept.push(f);
@@ -551,6 +540,35 @@ impl Memory {
             relations: Some(rel),
         })
     }
+}
+
+/// A question the chat model answers by scoring fixed answers.
+struct Question<'a> {
+    /// Builds the prompt for two inputs (memory and fact, or message and fact).
+    messages: fn(&str, &str) -> Vec<memlayer_models::ChatMessage>,
+    /// The answers scored.
+    choices: &'static [&'static str],
+    /// The handle's cached calibration prior for this question.
+    prior: &'a OnceLock<Vec<f32>>,
+}
+
+/// Scores one question on `inputs`, counts the call in `stats`, and
+/// returns the answer probabilities, calibrated when `prior` is given.
+fn score(
+    chat: &dyn memlayer_models::ChatModel,
+    q: &Question<'_>,
+    prior: Option<&[f32]>,
+    inputs: (&str, &str),
+    stats: &mut AddStats,
+) -> memlayer_models::Result<Vec<f32>> {
+    let c = chat.classify(&(q.messages)(inputs.0, inputs.1), q.choices)?;
+    stats.llm_calls += 1;
+    stats.prompt_tokens += c.prompt_tokens;
+    stats.cached_prompt_tokens += c.cached_prompt_tokens;
+    Ok(match prior {
+        Some(p) => supersede::calibrate(&c.probs, p),
+        None => c.probs,
+    })
 }
 
 /// A chat model's answer bias on one question: the mean probabilities of
