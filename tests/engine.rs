@@ -149,7 +149,16 @@ fn infer_true_with_smollm2_yields_valid_events_and_searchable_facts() {
                 assert!(e.previous_memory.is_some());
                 assert_eq!(mem.get(&e.id).unwrap().unwrap().memory, e.memory);
             }
-            Event::Delete => assert!(mem.get(&e.id).unwrap().is_none()),
+            // The pipeline never erases: a contradicted memory is kept,
+            // marked superseded.
+            Event::Supersede => {
+                let m = mem
+                    .get(&e.id)
+                    .unwrap()
+                    .expect("superseded memories are kept");
+                assert!(m.superseded_at.is_some());
+            }
+            Event::Delete => panic!("add never deletes: {e:?}"),
         }
     }
     assert!(mem.verify().unwrap().is_ok());

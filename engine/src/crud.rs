@@ -33,7 +33,8 @@ impl Memory {
         let now = Timestamp::now();
         let mut cursor = opts.cursor.clone();
         let mut results = Vec::new();
-        // Expired memories are skipped; keep paging until the page is full.
+        // Expired and superseded memories are skipped; keep paging until
+        // the page is full.
         loop {
             let page = self.inner.store.list(
                 &scope,
@@ -47,6 +48,7 @@ impl Memory {
                 page.items
                     .into_iter()
                     .filter(|m| opts.include_expired || !is_expired(m, now))
+                    .filter(|m| opts.include_superseded || !m.is_superseded())
                     .map(MemoryItem::from),
             );
             cursor = page.next_cursor;

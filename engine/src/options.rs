@@ -190,6 +190,9 @@ pub struct SearchOptions {
     pub explain: bool,
     /// Also return memories past their expiration date.
     pub include_expired: bool,
+    /// Also return memories that a newer memory superseded (they carry
+    /// `superseded_at` / `superseded_by`): for "where did she live before?".
+    pub include_superseded: bool,
     /// Skip the configured reranker for this query.
     pub no_rerank: bool,
 }
@@ -217,6 +220,11 @@ impl SearchOptions {
         self.explain = true;
         self
     }
+    /// Also returns superseded memories.
+    pub fn include_superseded(mut self) -> Self {
+        self.include_superseded = true;
+        self
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -230,6 +238,7 @@ struct SearchOptionsWire {
     threshold: Option<f32>,
     explain: bool,
     include_expired: bool,
+    include_superseded: bool,
     no_rerank: bool,
 }
 
@@ -246,6 +255,7 @@ impl From<SearchOptionsWire> for SearchOptions {
             threshold: w.threshold,
             explain: w.explain,
             include_expired: w.include_expired,
+            include_superseded: w.include_superseded,
             no_rerank: w.no_rerank,
         }
     }
@@ -275,6 +285,8 @@ pub struct GetAllOptions {
     pub cursor: Option<String>,
     /// Also list expired memories.
     pub include_expired: bool,
+    /// Also list superseded memories (see [`SearchOptions::include_superseded`]).
+    pub include_superseded: bool,
 }
 
 scoped_options!(GetAllOptions);
@@ -295,6 +307,11 @@ impl GetAllOptions {
         self.cursor = Some(c.into());
         self
     }
+    /// Also lists superseded memories.
+    pub fn include_superseded(mut self) -> Self {
+        self.include_superseded = true;
+        self
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -307,6 +324,7 @@ struct GetAllOptionsWire {
     limit: Option<usize>,
     cursor: Option<String>,
     include_expired: bool,
+    include_superseded: bool,
 }
 
 impl From<GetAllOptionsWire> for GetAllOptions {
@@ -321,6 +339,7 @@ impl From<GetAllOptionsWire> for GetAllOptions {
             limit: w.limit,
             cursor: w.cursor,
             include_expired: w.include_expired,
+            include_superseded: w.include_superseded,
         }
     }
 }

@@ -11,7 +11,10 @@ pub use crate::options::{AddOptions, GetAllOptions, SearchOptions, UpdateOptions
 pub const PROCEDURAL_MEMORY: &str = "procedural_memory";
 
 /// What happened to a memory: the store's history event kind (`ADD`,
-/// `UPDATE`, `DELETE` in JSON), so `add` results and `history` agree.
+/// `UPDATE`, `DELETE`, `SUPERSEDE` in JSON), so `add` results and `history`
+/// agree. `add` reports `SUPERSEDE` where Mem0 reports `DELETE`: the memory
+/// stopped being true and leaves default reads, but it is kept (with
+/// `superseded_by` naming its replacement) for `include_superseded` reads.
 pub use memlayer_store::HistoryKind as Event;
 
 /// One change made by `add`.
@@ -19,14 +22,14 @@ pub use memlayer_store::HistoryKind as Event;
 pub struct AddEvent {
     /// The memory id.
     pub id: String,
-    /// Its text (for DELETE: the deleted text).
+    /// Its text (for SUPERSEDE: the superseded text).
     pub memory: String,
-    /// ADD / UPDATE / DELETE.
+    /// ADD / UPDATE / SUPERSEDE.
     pub event: Event,
     /// UPDATE: the text before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_memory: Option<String>,
-    /// DELETE: id of the memory added in the same call that replaces it.
+    /// SUPERSEDE: id of the memory that replaces it (added in the same call).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<String>,
 }
@@ -161,6 +164,13 @@ pub struct MemoryItem {
     /// Expiry, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_date: Option<String>,
+    /// When a newer memory superseded this one, RFC 3339 (only superseded
+    /// memories, which reads return with `include_superseded` or `get`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_at: Option<String>,
+    /// Id of the memory that superseded this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
     /// Score details (search with `explain`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explain: Option<ScoreDetails>,
@@ -183,6 +193,8 @@ impl From<Record> for MemoryItem {
             role: m.role,
             memory_type: m.memory_type,
             expiration_date: m.expiration_date.map(|t| t.to_string()),
+            superseded_at: m.superseded_at.map(|t| t.to_string()),
+            superseded_by: m.superseded_by.map(|id| id.to_string()),
             explain: None,
         }
     }

@@ -188,7 +188,7 @@ fn update_delete_none_and_add_paths() {
         ev,
         vec![
             (Event::Update, "Lives in Lisbon"),
-            (Event::Delete, "Smokes cigarettes"),
+            (Event::Supersede, "Smokes cigarettes"),
             (Event::Add, "Quit smoking"),
             (Event::Add, "Has a cat"),
         ]
@@ -216,7 +216,7 @@ fn update_delete_none_and_add_paths() {
     let h = mem.history(&smokes).unwrap();
     assert_eq!(
         h.iter().map(|e| e.event).collect::<Vec<_>>(),
-        vec![HistoryKind::Add, HistoryKind::Delete]
+        vec![HistoryKind::Add, HistoryKind::Supersede]
     );
     let h = mem.history(&berlin).unwrap();
     assert_eq!(
@@ -987,9 +987,15 @@ fn classified_pairs_decide_without_a_generated_answer() {
 }
 
 #[test]
-fn a_changed_memory_is_deleted_and_its_replacement_added() {
+fn a_changed_memory_is_superseded_kept_and_readable_on_request() {
     let dir = tempfile::tempdir().unwrap();
-    let (mem, chat) = open_classifying(dir.path(), &[r#"{"facts": ["Works as a nurse"]}"#]);
+    let (mem, chat) = open_classifying(
+        dir.path(),
+        &[
+            r#"{"facts": ["Works as a nurse"]}"#,
+            r#"{"facts": ["Works as a teacher"]}"#,
+        ],
+    );
     let old = raw(&mem, "u", "Works as a teacher");
     chat.push_choice("changed");
     let r = mem.add("I'm a nurse now", &AddOptions::user("u")).unwrap();
@@ -998,9 +1004,73 @@ fn a_changed_memory_is_deleted_and_its_replacement_added() {
         .iter()
         .map(|e| (e.event, e.memory.as_str()))
         .collect();
-    assert!(events.contains(&(Event::Delete, "Works as a teacher")));
-    assert!(events.contains(&(Event::Add, "Works as a nurse")));
-    assert!(mem.get(&old).unwrap().is_none());
+    assert_eq!(
+        events,
+        vec![
+            (Event::Supersede, "Works as a teacher"),
+            (Event::Add, "Works as a nurse")
+        ]
+    );
+    let nurse = r.results[1].id.clone();
+    assert_eq!(r.results[0].superseded_by.as_deref(), Some(nurse.as_str()));
+
+    // Kept, with when it stopped being true and what replaced it.
+    let m = mem.get(&old).unwrap().expect("a superseded memory is kept");
+    assert_eq!(m.superseded_by.as_deref(), Some(nurse.as_str()));
+    assert!(m.superseded_at.is_some());
+    assert!(mem.get(&nurse).unwrap().unwrap().superseded_at.is_none());
+    let h = mem.history(&old).unwrap();
+    let last = h.last().unwrap();
+    assert_eq!(last.event, HistoryKind::Supersede);
+    assert_eq!(last.old_memory.as_deref(), Some("Works as a teacher"));
+    assert_eq!(last.new_memory.as_deref(), Some("Works as a nurse"));
+
+    // Hidden from default reads, returned on request.
+    assert_eq!(texts(&mem, "u"), vec!["Works as a nurse"]);
+    let all = mem
+        .get_all(&GetAllOptions::user("u").include_superseded())
+        .unwrap();
+    assert_eq!(all.results.len(), 2);
+    let q = "Works as a teacher";
+    let hits = mem.search(q, &SearchOptions::user("u")).unwrap().results;
+    assert!(hits.iter().all(|h| h.id != old), "{hits:?}");
+    let hits = mem
+        .search(q, &SearchOptions::user("u").include_superseded())
+        .unwrap()
+        .results;
+    assert_eq!(hits[0].id, old);
+    assert!(hits[0].superseded_by.is_some());
+
+    // Restating the old fact: the superseded memory is no candidate (no
+    // "already known"); the current one is compared and superseded in turn.
+    chat.push_choice("changed");
+    let r = mem
+        .add("I went back to teaching", &AddOptions::user("u"))
+        .unwrap();
+    let events: Vec<(Event, &str)> = r
+        .results
+        .iter()
+        .map(|e| (e.event, e.memory.as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            (Event::Supersede, "Works as a nurse"),
+            (Event::Add, "Works as a teacher")
+        ]
+    );
+    assert_ne!(
+        r.results[1].id, old,
+        "a new memory, not the old one revived"
+    );
+    assert_eq!(texts(&mem, "u"), vec!["Works as a teacher"]);
+    assert!(mem.verify().unwrap().is_ok());
+
+    // It survives a reopen.
+    drop(mem);
+    let (mem, _) = open_classifying(dir.path(), &[]);
+    assert!(mem.get(&old).unwrap().unwrap().superseded_at.is_some());
+    assert_eq!(texts(&mem, "u"), vec!["Works as a teacher"]);
 }
 
 #[test]

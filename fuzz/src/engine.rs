@@ -1,12 +1,11 @@
 //! Property checks of the engine's input boundary and LLM-output validation.
 
-use memlayer::llm_output::{
-    Candidate, Decision, MAX_FACTS, MAX_TEXT_CHARS, parse_decisions, parse_facts,
-    parse_procedural,
-};
 use memlayer::graph_llm::{
     MAX_GRAPH_ITEMS, MAX_GRAPH_NAME, normalize_entity, normalize_relationship, parse_extraction,
     parse_outdated,
+};
+use memlayer::llm_output::{
+    Candidate, Decision, MAX_FACTS, MAX_TEXT_CHARS, parse_decisions, parse_facts, parse_procedural,
 };
 use memlayer::{MAX_MESSAGE_BYTES, MAX_TOTAL_BYTES, Messages};
 
@@ -35,7 +34,10 @@ pub fn check_messages(data: &[u8]) {
             assert!(msg.content.len() <= MAX_MESSAGE_BYTES);
             total += msg.content.len();
             if let Some(n) = &msg.name {
-                assert!(!n.is_empty() && !n.chars().any(char::is_whitespace), "{n:?}");
+                assert!(
+                    !n.is_empty() && !n.chars().any(char::is_whitespace),
+                    "{n:?}"
+                );
             }
         }
         assert!(total <= MAX_TOTAL_BYTES);
@@ -57,9 +59,8 @@ pub fn check_llm_output(data: &[u8]) {
             text: format!("memory number {i}"),
         })
         .collect();
-    let ok_text = |t: &str| {
-        !t.trim().is_empty() && t.chars().count() <= MAX_TEXT_CHARS && !t.contains('\0')
-    };
+    let ok_text =
+        |t: &str| !t.trim().is_empty() && t.chars().count() <= MAX_TEXT_CHARS && !t.contains('\0');
     if let Ok((decisions, _dropped)) = parse_decisions(&text, &candidates) {
         let mut seen = vec![false; candidates.len()];
         let mut last_pos = None;
@@ -104,7 +105,10 @@ pub fn check_llm_output(data: &[u8]) {
         assert!(x.entities.len() <= MAX_GRAPH_ITEMS && x.relations.len() <= MAX_GRAPH_ITEMS);
         let mut seen = std::collections::HashSet::new();
         for r in &x.relations {
-            let (s, d) = (normalize_entity(&r.source), normalize_entity(&r.destination));
+            let (s, d) = (
+                normalize_entity(&r.source),
+                normalize_entity(&r.destination),
+            );
             assert!(!s.is_empty() && !d.is_empty() && s != d);
             assert!(s.len() <= MAX_GRAPH_NAME && d.len() <= MAX_GRAPH_NAME);
             assert!(!r.relationship.is_empty() && r.relationship.len() <= MAX_GRAPH_NAME);

@@ -48,6 +48,8 @@ fn sample_memories() -> [Memory; 2] {
         updated_at: Timestamp::from_micros(1_714_568_400_000_000),
         expiration_date: Some(Timestamp::from_micros(i64::MAX)),
         embedding_model: "minilm".into(),
+        superseded_at: Some(Timestamp::from_micros(1_714_568_400_000_001)),
+        superseded_by: Some(Uuid::from_u128(7)),
     };
     let bare = Memory {
         id: Uuid::nil(),
@@ -62,6 +64,8 @@ fn sample_memories() -> [Memory; 2] {
         updated_at: Timestamp::from_micros(0),
         expiration_date: None,
         embedding_model: String::new(),
+        superseded_at: None,
+        superseded_by: None,
     };
     [full, bare]
 }

@@ -2,7 +2,8 @@
 //! stable: `cargo test` from `fuzz/`.
 //!
 //! `cargo test -- --ignored regenerate_record_seeds` rewrites the encoded
-//! record seeds in `corpus/store_record_decode/` with the current encoder;
+//! record seeds in `corpus/store_record_decode/` with the current encoder
+//! (`ok-v1-*` are records of the version-1 layout, kept as written then);
 //! `cargo test -- --ignored regenerate_index_seeds` rewrites the index
 //! seeds in `corpus/index_snapshot_load/` and `corpus/index_ops/`.
 
@@ -90,6 +91,8 @@ fn memory(text: &str) -> Memory {
         updated_at: Timestamp::from_micros(1_714_564_800_000_000),
         expiration_date: None,
         embedding_model: "minilm".into(),
+        superseded_at: None,
+        superseded_by: None,
     }
 }
 
@@ -142,6 +145,17 @@ fn record_seeds() -> Vec<(&'static str, Memory)> {
         ..memory("timestamps at the i64 limits")
     };
     let long_text = memory(&"The quick brown fox jumps over the lazy dog. ".repeat(8));
+    let superseded = Memory {
+        scope: Scope::user("alice"),
+        superseded_at: Some(Timestamp::from_micros(1_714_568_400_000_000)),
+        superseded_by: Some(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001)),
+        ..memory("Lives in Berlin")
+    };
+    let superseded_by_nothing = Memory {
+        scope: Scope::user("alice"),
+        superseded_at: Some(Timestamp::from_micros(1_714_568_400_000_000)),
+        ..memory("Drinks coffee")
+    };
     vec![
         ("ok-minimal.bin", minimal),
         ("ok-user-alice.bin", alice),
@@ -151,6 +165,8 @@ fn record_seeds() -> Vec<(&'static str, Memory)> {
         ("ok-nested-metadata.bin", nested),
         ("ok-extreme-timestamps.bin", extreme_times),
         ("ok-long-text.bin", long_text),
+        ("ok-superseded.bin", superseded),
+        ("ok-superseded-by-nothing.bin", superseded_by_nothing),
     ]
 }
 
@@ -173,7 +189,11 @@ fn regenerate_record_seeds() {
     // Invalid neighbours of a valid record: each must be rejected, not panic.
     let base = &valid[2];
     let mut wrong_version = base.clone();
-    wrong_version[0] = 2;
+    wrong_version[0] = 3;
+    // A version-2 body behind the version-1 byte: the supersession fields
+    // become trailing bytes.
+    let mut v2_as_v1 = valid[8].clone();
+    v2_as_v1[0] = 1;
     let mut trailing = base.clone();
     trailing.push(0);
     let truncated = base[..base.len() / 2].to_vec();
@@ -193,6 +213,7 @@ fn regenerate_record_seeds() {
     for (name, bytes) in [
         ("err-empty.bin", Vec::new()),
         ("err-wrong-version.bin", wrong_version),
+        ("err-v2-body-as-v1.bin", v2_as_v1),
         ("err-trailing-byte.bin", trailing),
         ("err-truncated.bin", truncated),
         ("err-huge-length.bin", huge_len),

@@ -171,6 +171,9 @@ pub struct SearchArgs {
     /// Also return memories past their expiration date.
     #[arg(long)]
     pub include_expired: bool,
+    /// Also return memories that a newer memory superseded.
+    #[arg(long)]
+    pub include_superseded: bool,
 }
 
 #[derive(Args, Debug)]
@@ -189,6 +192,9 @@ pub struct ListArgs {
     /// Also list expired memories.
     #[arg(long)]
     pub include_expired: bool,
+    /// Also list memories that a newer memory superseded.
+    #[arg(long)]
+    pub include_superseded: bool,
 }
 
 #[derive(Args, Debug)]

@@ -188,12 +188,13 @@ fn scope_label(s: &Scope) -> String {
     .join(" ")
 }
 
-/// `ADD` / `UPDATE` / `DELETE`.
+/// `ADD` / `UPDATE` / `DELETE` / `SUPERSEDE`.
 pub fn event_name(e: Event) -> &'static str {
     match e {
         Event::Add => "ADD",
         Event::Update => "UPDATE",
         Event::Delete => "DELETE",
+        Event::Supersede => "SUPERSEDE",
     }
 }
 
@@ -329,6 +330,7 @@ pub fn search(cli: &Cli, a: &SearchArgs) -> CliResult {
         threshold: a.threshold,
         explain: a.explain,
         include_expired: a.include_expired,
+        include_superseded: a.include_superseded,
         ..SearchOptions::default()
     };
     let mem = open(cli)?;
@@ -391,6 +393,7 @@ pub fn list(cli: &Cli, a: &ListArgs) -> CliResult {
         limit: a.limit,
         cursor: a.cursor.clone(),
         include_expired: a.include_expired,
+        include_superseded: a.include_superseded,
     };
     let mem = open(cli)?;
     let page = mem.get_all(&opts)?;

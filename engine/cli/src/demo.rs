@@ -1,7 +1,7 @@
 //! `memlayer demo`: a scripted conversation on the default local models
 //! (MiniLM embedder, Qwen2.5-0.5B chat). Each turn is one `add`; a later
 //! turn changes what an earlier one said, so the reconciliation step has to
-//! UPDATE or DELETE a memory. Then searches, the changed memories' history,
+//! UPDATE or SUPERSEDE a memory. Then searches, the changed memories' history,
 //! and timings.
 
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ const USER: &str = "maya";
 
 /// The scripted conversation: one `add` per turn. Turn 3 contradicts turn 1
 /// (a new city) and turn 4 contradicts turn 2 (no dog any more), so each
-/// should UPDATE or DELETE a memory. The wording is chosen so that
+/// should UPDATE or SUPERSEDE a memory. The wording is chosen so that
 /// Qwen2.5-Coder-0.5B gets it right: it misreads some negations, e.g.
 /// "I'm not vegetarian anymore" is extracted as "Is vegetarian".
 const TURNS: &[&[(&str, &str)]] = &[
@@ -88,7 +88,7 @@ struct Report {
     database: PathBuf,
     user_id: &'static str,
     turns: Vec<Turn>,
-    /// Whether the model made at least one UPDATE or DELETE.
+    /// Whether the model made at least one UPDATE or SUPERSEDE.
     changed: bool,
     searches: Vec<Search>,
     /// Histories of the memories the model changed (or of the first one
@@ -150,7 +150,9 @@ pub fn run(cli: &Cli) -> CliResult {
     let events = || turns.iter().flat_map(|t| &t.response.results);
     // The memories the model changed, in order, each once.
     let mut history_ids: Vec<String> = Vec::new();
-    for e in events().filter(|e| matches!(e.event, Event::Update | Event::Delete)) {
+    for e in
+        events().filter(|e| matches!(e.event, Event::Update | Event::Delete | Event::Supersede))
+    {
         if !history_ids.contains(&e.id) {
             history_ids.push(e.id.clone());
         }
@@ -158,7 +160,7 @@ pub fn run(cli: &Cli) -> CliResult {
     let changed = !history_ids.is_empty();
     if !cli.json && !changed {
         println!(
-            "\nnote: the model made no UPDATE or DELETE this run; \
+            "\nnote: the model made no UPDATE or SUPERSEDE this run; \
              every fact was added as new (see the history below)"
         );
     }

@@ -665,7 +665,7 @@ fn add_with_inference_on_smollm2() {
         assert!(is_uuid(e["id"].as_str().unwrap()), "{e}");
         assert!(!e["memory"].as_str().unwrap().is_empty(), "{e}");
         let ev = e["event"].as_str().unwrap();
-        assert!(["ADD", "UPDATE", "DELETE"].contains(&ev), "{e}");
+        assert!(["ADD", "UPDATE", "SUPERSEDE"].contains(&ev), "{e}");
     }
     // what was added is stored in the scope, with the user role
     let listed = db.json(&["list", "-u", "erin"]);

@@ -30,12 +30,15 @@ pub(crate) struct CandidateSet {
 }
 
 impl CandidateSet {
-    /// Gathers each fact's candidates: `search` returns its nearest
-    /// memories in scope as (id, cosine), best first; those below
-    /// `min_similarity` are dropped; `fetch` reads a memory (gone: skipped).
+    /// Gathers each fact's candidates, at most `per_fact` each: `search`
+    /// returns its nearest memories in scope as (id, cosine), best first;
+    /// those below `min_similarity` are dropped; `fetch` reads a memory
+    /// (gone, or hidden from reconciliation: `None`, skipped, so `search`
+    /// should return more than `per_fact`).
     pub(crate) fn gather(
         fact_vectors: &[Vec<f32>],
         min_similarity: f32,
+        per_fact: usize,
         mut search: impl FnMut(&[f32]) -> Result<Vec<(Uuid, f32)>>,
         mut fetch: impl FnMut(Uuid) -> Result<Option<Known>>,
     ) -> Result<CandidateSet> {
@@ -44,6 +47,9 @@ impl CandidateSet {
         for v in fact_vectors {
             let mut mine = Vec::new();
             for (id, cos) in search(v)? {
+                if mine.len() >= per_fact {
+                    break;
+                }
                 if cos < min_similarity {
                     continue;
                 }
@@ -138,7 +144,7 @@ pub(crate) mod tests {
             })
         };
         let fetch = |id: Uuid| Ok(mems.iter().find(|m| m.id == id).cloned());
-        let s = CandidateSet::gather(&[vec![0.0], vec![1.0]], 0.3, hits, fetch).unwrap();
+        let s = CandidateSet::gather(&[vec![0.0], vec![1.0]], 0.3, 5, hits, fetch).unwrap();
         // Berlin is shared; tea is under the floor; id 9 no longer exists.
         assert_eq!(s.known, vec![mems[0].clone()]);
         assert_eq!(s.near, vec![vec![(0, 0.8)], vec![(0, 0.5)]]);
@@ -146,6 +152,26 @@ pub(crate) mod tests {
         assert_eq!(s.similarity(1, 7), 0.0);
         assert_eq!(s.best(0), 0.8);
         assert_eq!(s.best(5), 0.0);
+    }
+
+    #[test]
+    fn gather_keeps_per_fact_visible_candidates_past_hidden_ones() {
+        // Ids 1..=3 are hidden (superseded): fetch says None. The two
+        // visible ones behind them are kept; the third is past the cap.
+        let mems = [
+            known(4, "Lives in Lisbon"),
+            known(5, "Likes tea"),
+            known(6, "Has a dog"),
+        ];
+        let hits = |_: &[f32]| -> Result<Vec<(Uuid, f32)>> {
+            Ok((1..=6)
+                .map(|n| (Uuid::from_u128(n), 0.9 - n as f32 / 100.0))
+                .collect())
+        };
+        let fetch = |id: Uuid| Ok(mems.iter().find(|m| m.id == id).cloned());
+        let s = CandidateSet::gather(&[vec![0.0]], 0.3, 2, hits, fetch).unwrap();
+        assert_eq!(s.known, vec![mems[0].clone(), mems[1].clone()]);
+        assert_eq!(s.near[0].len(), 2);
     }
 
     #[test]

@@ -89,7 +89,12 @@ pub(crate) fn build_batch(
         events: Vec::new(),
         written: Vec::new(),
     };
-    let insert = |b: &mut Built, text: String, supersedes: Option<Uuid>| -> Uuid {
+    // New texts inserted by this batch (each once), for superseding links.
+    let mut inserted: HashMap<String, Uuid> = HashMap::new();
+    let mut insert = |b: &mut Built, text: String, supersedes: Option<Uuid>| -> (Uuid, bool) {
+        if let Some(&id) = inserted.get(&text) {
+            return (id, false);
+        }
         let v = vec_for(&text);
         let mut n = new_memory(text.clone(), ctx, v.clone());
         n.role = role.clone();
@@ -108,7 +113,8 @@ pub(crate) fn build_batch(
             text: text.clone(),
             event: Event::Add,
         });
-        id
+        inserted.insert(text, id);
+        (id, true)
     };
     for (i, p) in plan.into_iter().enumerate() {
         if skip.contains(&i) {
@@ -116,8 +122,10 @@ pub(crate) fn build_batch(
         }
         match p {
             Planned::Add { text } => {
-                let id = insert(&mut b, text.clone(), None);
-                b.events.push(AddEvent::added(id, text));
+                let (id, new) = insert(&mut b, text.clone(), None);
+                if new {
+                    b.events.push(AddEvent::added(id, text));
+                }
             }
             Planned::Update {
                 id,
@@ -151,30 +159,37 @@ pub(crate) fn build_batch(
                     superseded_by: None,
                 });
             }
-            Planned::Delete {
+            Planned::Supersede {
                 id,
                 hash,
                 old,
                 replacement,
             } => {
                 b.batch.expect_hash(id, hash);
-                b.batch.delete_as(id, None, role.clone());
-                b.changes.push(Change::Delete { id });
+                // The replacement first: `supersede` needs it to exist.
+                let added = replacement.map(|text| {
+                    let (n, new) = insert(&mut b, text.clone(), Some(id));
+                    (n, new.then_some(text))
+                });
+                b.batch
+                    .supersede_as(id, added.as_ref().map(|(n, _)| *n), None, role.clone());
+                // The memory stays in the store and in the index (search
+                // with `include_superseded` finds it): no index change.
                 b.written.push(Written {
                     id,
                     text: old.clone(),
-                    event: Event::Delete,
+                    event: Event::Supersede,
                 });
-                let added = replacement.map(|text| (insert(&mut b, text.clone(), Some(id)), text));
                 b.events.push(AddEvent {
                     id: id.to_string(),
                     memory: old,
-                    event: Event::Delete,
+                    event: Event::Supersede,
                     previous_memory: None,
                     superseded_by: added.as_ref().map(|(n, _)| n.to_string()),
                 });
-                b.events
-                    .extend(added.map(|(n, text)| AddEvent::added(n, text)));
+                if let Some((n, Some(text))) = added {
+                    b.events.push(AddEvent::added(n, text));
+                }
             }
         }
     }
@@ -205,13 +220,13 @@ mod tests {
                 old: "Lives in Berlin".into(),
                 text: "Lives in Lisbon".into(),
             },
-            Planned::Delete {
+            Planned::Supersede {
                 id: Uuid::from_u128(2),
                 hash: "h2".into(),
                 old: "Is single".into(),
                 replacement: Some("Is engaged to Sam".into()),
             },
-            Planned::Delete {
+            Planned::Supersede {
                 id: Uuid::from_u128(3),
                 hash: "h3".into(),
                 old: "Likes tea".into(),
@@ -264,12 +279,12 @@ mod tests {
             vec![
                 (Event::Add, "Has a dog"),
                 (Event::Update, "Lives in Lisbon"),
-                (Event::Delete, "Is single"),
+                (Event::Supersede, "Is single"),
                 (Event::Add, "Is engaged to Sam"),
-                (Event::Delete, "Likes tea"),
+                (Event::Supersede, "Likes tea"),
             ]
         );
-        // The DELETE names the memory that supersedes it.
+        // The SUPERSEDE names the memory that replaces it.
         assert_eq!(
             b.events[2].superseded_by.as_deref(),
             Some(b.events[3].id.as_str())
@@ -278,8 +293,9 @@ mod tests {
             b.events[1].previous_memory.as_deref(),
             Some("Lives in Berlin")
         );
-        // Index: insert, update, delete, insert, delete; every vector present.
-        assert_eq!(b.changes.len(), 5);
+        // Index: insert, update, insert; superseded memories stay indexed
+        // (no change); every vector present.
+        assert_eq!(b.changes.len(), 3);
         for c in &b.changes {
             match c {
                 Change::Insert { vector, .. } | Change::Update { vector, .. } => {
@@ -292,6 +308,39 @@ mod tests {
         assert_eq!(b.written.len(), 5);
         assert_eq!(b.written[1].id, Uuid::from_u128(1));
         assert!(!b.batch.is_empty());
+    }
+
+    #[test]
+    fn one_replacement_supersedes_several_memories_and_is_inserted_once() {
+        let vectors: HashMap<String, Vec<f32>> = [("Lives in Lisbon".to_string(), vec![0.5; 4])]
+            .into_iter()
+            .collect();
+        let sup = |n: u128, old: &str| Planned::Supersede {
+            id: Uuid::from_u128(n),
+            hash: format!("h{n}"),
+            old: old.into(),
+            replacement: Some("Lives in Lisbon".into()),
+        };
+        let plan = vec![
+            sup(1, "Lives in Berlin"),
+            sup(2, "Lives in Germany"),
+            Planned::Add {
+                text: "Lives in Lisbon".into(),
+            },
+        ];
+        let b = build_batch(plan, &[], &ctx(), "user", &vectors);
+        let adds: Vec<&AddEvent> = b.events.iter().filter(|e| e.event == Event::Add).collect();
+        assert_eq!(adds.len(), 1, "{:?}", b.events);
+        let sups: Vec<&AddEvent> = b
+            .events
+            .iter()
+            .filter(|e| e.event == Event::Supersede)
+            .collect();
+        assert_eq!(sups.len(), 2);
+        for e in sups {
+            assert_eq!(e.superseded_by.as_deref(), Some(adds[0].id.as_str()));
+        }
+        assert_eq!(b.changes.len(), 1);
     }
 
     #[test]

@@ -214,7 +214,9 @@ impl Memory {
             // Commit under the writer lock, if no target changed meanwhile.
             let _w = self.inner.write.lock();
             let snap = self.inner.store.snapshot()?;
-            let stale = commit::stale_targets(&plan, |id| Ok(snap.get(id)?.map(|m| m.hash)))?;
+            let stale = commit::stale_targets(&plan, |id| {
+                Ok(snap.get(id)?.filter(|m| !m.is_superseded()).map(|m| m.hash))
+            })?;
             drop(snap);
             if !stale.is_empty() && !retried {
                 retried = true;
@@ -304,17 +306,21 @@ impl Memory {
         CandidateSet::gather(
             fact_vecs,
             self.inner.config.reconcile.candidate_min_similarity,
+            CANDIDATES_PER_FACT,
+            // Superseded memories stay in the index (search can ask for
+            // them), so look further than the candidates kept.
             |v| {
                 self.inner
                     .vectors
-                    .search(v, CANDIDATES_PER_FACT, &ctx.scope)
+                    .search(v, CANDIDATES_PER_FACT * 4, &ctx.scope)
             },
-            // An expired memory takes no part: a restated expired fact is
-            // added again instead of being answered "already known".
+            // An expired or superseded memory takes no part: a restated
+            // fact is added again instead of being answered "already known"
+            // by a memory that readers no longer see.
             |id| {
                 Ok(snap
                     .get(id)?
-                    .filter(|m| !is_expired(m, now))
+                    .filter(|m| !is_expired(m, now) && !m.is_superseded())
                     .map(|m| Known {
                         id: m.id,
                         hash: m.hash,

@@ -30,9 +30,10 @@ pub(crate) enum Planned {
         /// The new text.
         text: String,
     },
-    /// Delete a memory, if its hash is still `hash`; optionally add the
-    /// memory that supersedes it.
-    Delete {
+    /// Retire a memory (it stopped being true), if its hash is still
+    /// `hash`; optionally add the memory that supersedes it. The memory is
+    /// kept, marked superseded (`WriteBatch::supersede`), never deleted.
+    Supersede {
         /// The memory.
         id: Uuid,
         /// Its hash when the model saw it.
@@ -49,7 +50,7 @@ impl Planned {
     pub(crate) fn target(&self) -> Option<(Uuid, &str)> {
         match self {
             Planned::Add { .. } => None,
-            Planned::Update { id, hash, .. } | Planned::Delete { id, hash, .. } => {
+            Planned::Update { id, hash, .. } | Planned::Supersede { id, hash, .. } => {
                 Some((*id, hash.as_str()))
             }
         }
@@ -59,7 +60,7 @@ impl Planned {
     pub(crate) fn new_text(&self) -> Option<&str> {
         match self {
             Planned::Add { text } | Planned::Update { text, .. } => Some(text),
-            Planned::Delete { replacement, .. } => replacement.as_deref(),
+            Planned::Supersede { replacement, .. } => replacement.as_deref(),
         }
     }
 }
@@ -157,7 +158,7 @@ pub(crate) fn plan_decisions(
             Decision::Delete {
                 target,
                 replacement,
-            } => known(target).map(|c| Planned::Delete {
+            } => known(target).map(|c| Planned::Supersede {
                 id: c.id,
                 hash: c.hash.clone(),
                 old: c.text.clone(),
@@ -215,7 +216,7 @@ mod tests {
             old: "Lives in Berlin".into(),
             text: "Lives in Lisbon".into(),
         });
-        let delete = Some(Planned::Delete {
+        let delete = Some(Planned::Supersede {
             id: berlin.id,
             hash: berlin.hash.clone(),
             old: "Lives in Berlin".into(),

@@ -233,8 +233,7 @@ pub(crate) fn pairs(
 
 /// Turns the labels of the scored pairs into one change per fact:
 /// - any `Same` → nothing (already known);
-/// - else every `Changed` memory is superseded by the fact (one memory
-///   replaced, any others deleted);
+/// - else every `Changed` memory is superseded by the fact (added once);
 /// - else the nearest `Detail` memory is rewritten as the fact;
 /// - else the fact is added.
 ///
@@ -266,14 +265,16 @@ pub(crate) fn plan(
         }
         let changed = of(Relation::Changed);
         if !changed.is_empty() {
-            for (n, &ci) in changed.iter().enumerate() {
+            for &ci in &changed {
                 taken[ci] = true;
                 let k = &set.known[ci];
-                out.push(Planned::Delete {
+                // Every changed memory names the fact as its replacement;
+                // the batch inserts the fact once.
+                out.push(Planned::Supersede {
                     id: k.id,
                     hash: k.hash.clone(),
                     old: k.text.clone(),
-                    replacement: (n == 0).then(|| fact.clone()),
+                    replacement: Some(fact.clone()),
                 });
             }
             continue;
@@ -377,11 +378,11 @@ mod tests {
         let add = Planned::Add {
             text: "Lives in Lisbon".into(),
         };
-        let del = |k: &super::super::candidates::Known, rep: bool| Planned::Delete {
+        let del = |k: &super::super::candidates::Known| Planned::Supersede {
             id: k.id,
             hash: k.hash.clone(),
             old: k.text.clone(),
-            replacement: rep.then(|| "Lives in Lisbon".to_string()),
+            replacement: Some("Lives in Lisbon".to_string()),
         };
         let upd = |k: &super::super::candidates::Known| Planned::Update {
             id: k.id,
@@ -392,14 +393,10 @@ mod tests {
         // (label of memory 0, label of memory 1, expected plan)
         let cases: Vec<(Relation, Relation, Vec<Planned>)> = vec![
             (Same, Changed, vec![]),
-            (Changed, Unrelated, vec![del(&berlin, true)]),
-            (
-                Changed,
-                Changed,
-                vec![del(&berlin, true), del(&old_flat, false)],
-            ),
+            (Changed, Unrelated, vec![del(&berlin)]),
+            (Changed, Changed, vec![del(&berlin), del(&old_flat)]),
             (Unrelated, Detail, vec![upd(&old_flat)]),
-            (Detail, Changed, vec![del(&old_flat, true)]),
+            (Detail, Changed, vec![del(&old_flat)]),
             (Unrelated, Unrelated, vec![add.clone()]),
         ];
         for (a, b, want) in cases {
@@ -417,7 +414,7 @@ mod tests {
         let p = plan(&[0, 1], &facts, &s, &labelled);
         assert_eq!(p.len(), 2);
         assert!(
-            matches!(&p[0], Planned::Delete { replacement: Some(t), .. } if t == "Lives in Lisbon")
+            matches!(&p[0], Planned::Supersede { replacement: Some(t), .. } if t == "Lives in Lisbon")
         );
         assert_eq!(
             p[1],

@@ -50,6 +50,7 @@ impl Memory {
             scope: &scope,
             filter: filter.as_ref(),
             include_expired: opts.include_expired,
+            include_superseded: opts.include_superseded,
             limit,
             now,
         };
@@ -91,6 +92,7 @@ impl Memory {
             scope,
             filter,
             include_expired,
+            include_superseded,
             limit,
             now,
         } = *q;
@@ -101,7 +103,9 @@ impl Memory {
         } else {
             Vec::new()
         };
-        let hidden = |m: &Record| !include_expired && is_expired(m, now);
+        let hidden = |m: &Record| {
+            (!include_expired && is_expired(m, now)) || (!include_superseded && m.is_superseded())
+        };
         // Semantic candidates; widen the beam while post-filters reject hits.
         let mut k = pool;
         let mut accepted: HashMap<Uuid, (Record, f32)> = HashMap::new();
@@ -153,6 +157,7 @@ struct Query<'a> {
     scope: &'a Scope,
     filter: Option<&'a Filter>,
     include_expired: bool,
+    include_superseded: bool,
     limit: usize,
     now: Timestamp,
 }

@@ -83,6 +83,8 @@ mod tests {
             updated_at: now,
             expiration_date: None,
             embedding_model: String::new(),
+            superseded_at: None,
+            superseded_by: None,
         }
     }
 

@@ -26,6 +26,12 @@ pub(crate) enum Op {
         role: Option<String>,
         must_exist: bool,
     },
+    Supersede {
+        id: Uuid,
+        by: Option<Uuid>,
+        actor_id: Option<String>,
+        role: Option<String>,
+    },
     UpsertNode(Box<NodeUpsert>),
     UpsertEdge(Box<EdgeUpsert>),
     InvalidateEdge {
@@ -120,6 +126,50 @@ impl WriteBatch {
         });
     }
 
+    /// Marks memory `id` as no longer true, superseded by memory `by` (which
+    /// must exist when this operation is applied: insert it earlier in the
+    /// same batch) or by nothing in particular. The record, its vector and
+    /// its keyword postings stay; it gets `superseded_at` (the commit time)
+    /// and `superseded_by`, and history gets a SUPERSEDE event. Committing
+    /// fails with [`StoreError::NotFound`] if either memory is missing and
+    /// with [`StoreError::InvalidSupersede`] if `id` is already superseded
+    /// or `by == Some(id)`.
+    ///
+    /// ```
+    /// use memlayer_store::{NewMemory, Scope, Store, StoreConfig, WriteBatch};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("m.redb"), StoreConfig::new("test-model", 2)).unwrap();
+    /// let mut batch = WriteBatch::new();
+    /// let berlin = batch.insert(NewMemory::new("Lives in Berlin", Scope::user("alice"), vec![1.0, 0.0]));
+    /// store.commit(batch).unwrap();
+    /// let mut batch = WriteBatch::new();
+    /// let lisbon = batch.insert(NewMemory::new("Lives in Lisbon", Scope::user("alice"), vec![0.0, 1.0]));
+    /// batch.supersede(berlin, Some(lisbon));
+    /// store.commit(batch).unwrap();
+    /// let old = store.get(berlin).unwrap().unwrap();
+    /// assert_eq!(old.superseded_by, Some(lisbon));
+    /// assert!(old.superseded_at.is_some());
+    /// ```
+    pub fn supersede(&mut self, id: Uuid, by: Option<Uuid>) {
+        self.supersede_as(id, by, None, None);
+    }
+
+    /// [`WriteBatch::supersede`], recording who did it in history.
+    pub fn supersede_as(
+        &mut self,
+        id: Uuid,
+        by: Option<Uuid>,
+        actor_id: Option<String>,
+        role: Option<String>,
+    ) {
+        self.ops.push(Op::Supersede {
+            id,
+            by,
+            actor_id,
+            role,
+        });
+    }
+
     /// Creates a graph node or bumps its mentions.
     pub fn upsert_node(&mut self, node: NodeUpsert) {
         self.ops.push(Op::UpsertNode(Box::new(node)));
@@ -202,6 +252,12 @@ impl<'t> Tx<'_, 't> {
                 role,
                 must_exist,
             } => self.delete(id, actor_id, role, must_exist),
+            Op::Supersede {
+                id,
+                by,
+                actor_id,
+                role,
+            } => self.supersede(id, by, actor_id, role),
             Op::UpsertNode(n) => self.graph().upsert_node(&n),
             Op::UpsertEdge(e) => self.graph().upsert_edge(&e),
             Op::InvalidateEdge {
@@ -213,6 +269,11 @@ impl<'t> Tx<'_, 't> {
                 .graph()
                 .invalidate_edge(&scope, &source, &relationship, &destination),
             Op::ExpectHash { id, hash } => match self.load(id)? {
+                Some(m) if m.is_superseded() => Err(StoreError::Conflict {
+                    id,
+                    expected: hash,
+                    found: None,
+                }),
                 Some(m) if m.hash == hash => Ok(()),
                 Some(m) => Err(StoreError::Conflict {
                     id,
@@ -307,6 +368,8 @@ impl<'t> Tx<'_, 't> {
             updated_at: self.now,
             expiration_date: n.expiration_date,
             embedding_model: self.model.to_string(),
+            superseded_at: None,
+            superseded_by: None,
         };
         Self::validate_memory(&mut m)?;
         self.put_new(&m, &n.vector)?;
@@ -408,6 +471,60 @@ impl<'t> Tx<'_, 't> {
             updated_at: Some(self.now),
             event_at: self.now,
             is_deleted: true,
+            actor_id,
+            role,
+        })
+    }
+}
+
+impl Tx<'_, '_> {
+    fn supersede(
+        &mut self,
+        id: Uuid,
+        by: Option<Uuid>,
+        actor_id: Option<String>,
+        role: Option<String>,
+    ) -> Result<()> {
+        let mut m = self.load(id)?.ok_or(StoreError::NotFound { id })?;
+        if m.is_superseded() {
+            return Err(StoreError::InvalidSupersede {
+                id,
+                reason: format!(
+                    "it was already superseded{}; supersede the memory that replaced it instead",
+                    m.superseded_by
+                        .map(|b| format!(" by {b}"))
+                        .unwrap_or_default()
+                ),
+            });
+        }
+        let new_text = match by {
+            Some(b) if b == id => {
+                return Err(StoreError::InvalidSupersede {
+                    id,
+                    reason: "a memory cannot supersede itself".into(),
+                });
+            }
+            Some(b) => Some(self.load(b)?.ok_or(StoreError::NotFound { id: b })?.text),
+            None => None,
+        };
+        let actor_id = validate_opt_id("actor_id", actor_id.as_deref())?;
+        let role = validate_opt_id("role", role.as_deref())?;
+        m.superseded_at = Some(self.now);
+        m.superseded_by = by;
+        m.updated_at = self.now;
+        self.t
+            .records
+            .insert(id.as_bytes(), codec::encode_record(&m)?.as_slice())?;
+        self.add_history(&HistoryEvent {
+            memory_id: id,
+            seq: self.seq,
+            event: HistoryKind::Supersede,
+            old_memory: Some(m.text),
+            new_memory: new_text,
+            created_at: m.created_at,
+            updated_at: Some(self.now),
+            event_at: self.now,
+            is_deleted: false,
             actor_id,
             role,
         })

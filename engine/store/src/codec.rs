@@ -11,8 +11,13 @@ use crate::record::{HistoryEvent, HistoryKind, Memory};
 use crate::scope::Scope;
 use crate::time::Timestamp;
 
-/// Format-version byte that prefixes every postcard value written by this build.
+/// Format-version byte that prefixes the postcard values written by this
+/// build (records are the exception: they are written as [`RECORD_V2`]).
 pub const FORMAT_V1: u8 = 1;
+
+/// Format-version byte of the record layout written by this build
+/// ([`RecordV2`]); records prefixed with [`FORMAT_V1`] are still read.
+pub const RECORD_V2: u8 = 2;
 
 /// Record value layout, version 1 (postcard after the version byte).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,6 +36,15 @@ pub(crate) struct RecordV1 {
     pub updated_at: i64,
     pub expiration_date: Option<i64>,
     pub embedding_model: String,
+}
+
+/// Record value layout, version 2: [`RecordV1`] followed by the two
+/// supersession fields. Written by every build since schema version 2.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RecordV2 {
+    pub v1: RecordV1,
+    pub superseded_at: Option<i64>,
+    pub superseded_by: Option<[u8; 16]>,
 }
 
 /// History value layout, version 1.
@@ -136,23 +150,41 @@ impl RecordV1 {
             updated_at: Timestamp(self.updated_at),
             expiration_date: self.expiration_date.map(Timestamp),
             embedding_model: self.embedding_model,
+            superseded_at: None,
+            superseded_by: None,
         })
     }
 }
 
-/// Encodes a memory as a record value (version byte + postcard).
+/// Encodes a memory as a record value (`0x02` ‖ postcard([`RecordV2`])).
 pub fn encode_record(m: &Memory) -> Result<Vec<u8>> {
-    encode("record", &RecordV1::from_memory(m)?)
+    let v2 = RecordV2 {
+        v1: RecordV1::from_memory(m)?,
+        superseded_at: m.superseded_at.map(|t| t.0),
+        superseded_by: m.superseded_by.map(|id| *id.as_bytes()),
+    };
+    encode_version(RECORD_V2, "record", &v2)
 }
 
-/// Decodes a record value. Arbitrary input yields an error, never a panic
-/// (this is the record-decoder fuzz target).
+/// Decodes a record value of either layout: `0x01` ([`RecordV1`], files of
+/// schema version 1: never superseded) or `0x02` ([`RecordV2`]). Arbitrary
+/// input yields an error, never a panic (this is the record-decoder fuzz
+/// target).
 ///
 /// ```
 /// assert!(memlayer_store::codec::decode_record(uuid::Uuid::nil(), &[1, 2, 3]).is_err());
 /// ```
 pub fn decode_record(id: Uuid, bytes: &[u8]) -> Result<Memory> {
-    decode::<RecordV1>("record", bytes)?.into_memory(id)
+    match bytes.first() {
+        Some(&FORMAT_V1) => decode::<RecordV1>("record", bytes)?.into_memory(id),
+        _ => {
+            let v2: RecordV2 = decode_version(RECORD_V2, "record", bytes)?;
+            let mut m = v2.v1.into_memory(id)?;
+            m.superseded_at = v2.superseded_at.map(Timestamp);
+            m.superseded_by = v2.superseded_by.map(Uuid::from_bytes);
+            Ok(m)
+        }
+    }
 }
 
 pub(crate) fn kind_to_u8(k: HistoryKind) -> u8 {
@@ -160,6 +192,7 @@ pub(crate) fn kind_to_u8(k: HistoryKind) -> u8 {
         HistoryKind::Add => 0,
         HistoryKind::Update => 1,
         HistoryKind::Delete => 2,
+        HistoryKind::Supersede => 3,
     }
 }
 
@@ -187,6 +220,7 @@ pub(crate) fn decode_history(key: &[u8], bytes: &[u8]) -> Result<HistoryEvent> {
         0 => HistoryKind::Add,
         1 => HistoryKind::Update,
         2 => HistoryKind::Delete,
+        3 => HistoryKind::Supersede,
         other => {
             return Err(StoreError::corrupt(
                 "history",

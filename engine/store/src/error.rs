@@ -36,7 +36,7 @@ pub enum StoreError {
 
     /// The file has a schema version this build does not understand.
     #[error(
-        "unsupported schema version {found} (this build reads version {supported}); upgrade memlayer or export with the version that wrote it"
+        "unsupported schema version {found} (this build reads versions 1 to {supported}); upgrade memlayer or export with the version that wrote it"
     )]
     SchemaVersion {
         /// Version found in the file.
@@ -78,6 +78,16 @@ pub enum StoreError {
     /// A vector has the wrong length or non-finite components.
     #[error("invalid vector: {0}")]
     InvalidVector(String),
+
+    /// A supersession that cannot be recorded: the memory is already
+    /// superseded, or it would supersede itself.
+    #[error("cannot supersede memory {id}: {reason}")]
+    InvalidSupersede {
+        /// The memory that was to be superseded.
+        id: Uuid,
+        /// Why, and what to do instead.
+        reason: String,
+    },
 
     /// The memory id does not exist (or was deleted).
     #[error("memory {id} not found")]

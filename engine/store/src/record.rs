@@ -40,6 +40,22 @@ pub struct Memory {
     pub expiration_date: Option<Timestamp>,
     /// Id of the embedding model that produced the vector.
     pub embedding_model: String,
+    /// When the memory stopped being true: set when a newer memory
+    /// superseded it ([`crate::WriteBatch::supersede`]). A superseded
+    /// memory keeps its text, vector and history; readers hide it unless
+    /// they ask for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_at: Option<Timestamp>,
+    /// The memory that replaced it, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<Uuid>,
+}
+
+impl Memory {
+    /// True once another memory superseded this one.
+    pub fn is_superseded(&self) -> bool {
+        self.superseded_at.is_some()
+    }
 }
 
 /// A memory to insert through a [`crate::WriteBatch`].
@@ -121,6 +137,11 @@ pub enum HistoryKind {
     /// Memory deleted.
     #[serde(rename = "DELETE")]
     Delete,
+    /// Memory superseded: it stopped being true (`old_memory` is its text,
+    /// `new_memory` the text of the memory that replaced it, if any). The
+    /// record stays, marked with `superseded_at` / `superseded_by`.
+    #[serde(rename = "SUPERSEDE")]
+    Supersede,
 }
 
 /// One entry of a memory's history.

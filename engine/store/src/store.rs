@@ -202,11 +202,21 @@ impl Store {
                 }
                 Some(v) => {
                     let found = meta_u32(&v, meta::SCHEMA_VERSION)?;
-                    if found != SCHEMA_VERSION {
+                    if !(tables::OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&found) {
                         return Err(StoreError::SchemaVersion {
                             found,
                             supported: SCHEMA_VERSION,
                         });
+                    }
+                    if found < SCHEMA_VERSION {
+                        // Version 1 → 2 only adds layouts (records 0x02,
+                        // history kind 3); old values stay readable. Marking
+                        // the file keeps an older build from misreading it.
+                        t.meta.insert(
+                            meta::SCHEMA_VERSION,
+                            SCHEMA_VERSION.to_le_bytes().as_slice(),
+                        )?;
+                        tracing::info!(path = %path.display(), from = found, to = SCHEMA_VERSION, "upgraded store schema");
                     }
                     let model = t
                         .meta

@@ -54,8 +54,14 @@ pub(crate) mod meta {
     pub const CREATED_AT: &str = "created_at";
 }
 
-/// Current schema version.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Current schema version. Version 2 added superseded records
+/// ([`crate::codec::RECORD_V2`], history kind SUPERSEDE); a version-1 file
+/// is upgraded in place when it is opened (its records stay readable as
+/// they are; nothing is rewritten).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Oldest schema version this build opens (and upgrades).
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 pub(crate) type Multi<'t> = MultimapTable<'t, &'static str, &'static [u8; 24]>;
 

@@ -146,6 +146,23 @@ fn verify_snapshot(snap: &Snapshot<'_>, store: &Store) -> Result<VerifyReport> {
             )),
             Some(_) => {}
         }
+        // A superseded record has a SUPERSEDE event at its supersession
+        // time; `superseded_by` never points at itself or without a time.
+        if m.superseded_by.is_some() && m.superseded_at.is_none() {
+            r.problem(format!("record {id}: superseded_by without superseded_at"));
+        }
+        if m.superseded_by == Some(id) {
+            r.problem(format!("record {id}: superseded by itself"));
+        }
+        if let Some(at) = m.superseded_at
+            && !hist
+                .iter()
+                .any(|e| e.event == HistoryKind::Supersede && e.event_at == at)
+        {
+            r.problem(format!(
+                "record {id}: superseded at {at} but history has no SUPERSEDE event then"
+            ));
+        }
     }
     for entry in vectors.iter()? {
         let (k, _) = entry?;

@@ -685,3 +685,85 @@ fn expect_hash_guards_the_whole_batch() {
     ));
     assert!(s.verify().unwrap().is_ok());
 }
+
+#[test]
+fn supersede_keeps_the_record_marks_it_and_refuses_bad_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open_fast(&dir.path().join("s.redb"));
+    let berlin = s.add(mem("Lives in Berlin", Scope::user("alice"))).unwrap();
+    let mut b = WriteBatch::new();
+    let lisbon = b.insert(mem("Lives in Lisbon", Scope::user("alice")));
+    b.supersede_as(berlin.id, Some(lisbon), Some("bot".into()), None);
+    let info = s.commit(b).unwrap();
+    let old = s.get(berlin.id).unwrap().unwrap();
+    assert_eq!(old.superseded_by, Some(lisbon));
+    assert!(old.is_superseded());
+    assert_eq!(old.text, "Lives in Berlin");
+    assert_eq!(
+        s.vector(berlin.id).unwrap().unwrap().len(),
+        4,
+        "vector kept"
+    );
+    let h = s.history(berlin.id).unwrap();
+    let last = h.last().unwrap();
+    assert_eq!(last.event, HistoryKind::Supersede);
+    assert_eq!(last.seq, info.seq);
+    assert_eq!(last.new_memory.as_deref(), Some("Lives in Lisbon"));
+    assert_eq!(last.actor_id.as_deref(), Some("bot"));
+    assert_eq!(Some(last.event_at), old.superseded_at);
+
+    // Each bad link fails the whole batch and writes nothing.
+    let seq = s.commit_seq().unwrap();
+    let cases: Vec<(WriteBatch, &str)> = vec![
+        {
+            let mut b = WriteBatch::new();
+            b.supersede(berlin.id, None);
+            (b, "already superseded")
+        },
+        {
+            let mut b = WriteBatch::new();
+            b.supersede(lisbon, Some(lisbon));
+            (b, "itself")
+        },
+        {
+            let mut b = WriteBatch::new();
+            b.insert(mem("extra", Scope::user("alice")));
+            b.supersede(lisbon, Some(Uuid::from_u128(42)));
+            (b, "not found")
+        },
+        {
+            let mut b = WriteBatch::new();
+            b.supersede(Uuid::from_u128(43), None);
+            (b, "not found")
+        },
+    ];
+    for (b, want) in cases {
+        let e = s.commit(b).unwrap_err();
+        assert!(e.to_string().contains(want), "{e}");
+        assert!(
+            matches!(
+                e,
+                StoreError::InvalidSupersede { .. } | StoreError::NotFound { .. }
+            ),
+            "{e:?}"
+        );
+    }
+    assert_eq!(s.commit_seq().unwrap(), seq);
+
+    // A superseded memory fails `expect_hash` (it is no longer current).
+    let mut b = WriteBatch::new();
+    b.expect_hash(berlin.id, old.hash.clone());
+    assert!(matches!(
+        s.commit(b).unwrap_err(),
+        StoreError::Conflict { found: None, .. }
+    ));
+
+    // Export → import keeps the supersession; verify holds on both sides.
+    assert!(s.verify().unwrap().is_ok());
+    let mut out = Vec::new();
+    s.export_jsonl(&mut out).unwrap();
+    let t = open_fast(&dir.path().join("t.redb"));
+    t.import_jsonl(&out[..]).unwrap();
+    assert_eq!(t.get(berlin.id).unwrap().unwrap(), old);
+    assert!(t.verify().unwrap().is_ok(), "{:?}", t.verify().unwrap());
+}

@@ -549,6 +549,8 @@ fn fuzz_seed_corpus_never_panics() {
         updated_at: memlayer_store::Timestamp(2),
         expiration_date: None,
         embedding_model: "m".into(),
+        superseded_at: None,
+        superseded_by: None,
     };
     let good = memlayer_store::codec::encode_record(&m).unwrap();
     assert_eq!(
