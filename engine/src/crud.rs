@@ -57,13 +57,25 @@ impl Memory {
             }
         }
         let relations = if self.inner.config.graph && opts.cursor.is_none() {
+            // The relations of every graph this listing covers (a user's
+            // listing shows their runs' memories, so also their runs'
+            // relations), each triple once.
             let snap = self.inner.store.snapshot()?;
-            Some(
-                snap.graph_edges(&scope, false)?
-                    .iter()
-                    .map(|e| Relation::new(&e.source, &e.relationship, &e.destination))
-                    .collect(),
-            )
+            let mut seen = std::collections::HashSet::new();
+            let mut out = Vec::new();
+            for s in snap.graph_scopes_within(&scope)? {
+                for e in snap.graph_edges(&s, false)? {
+                    let r = Relation::new(&e.source, &e.relationship, &e.destination);
+                    if seen.insert((
+                        r.source.clone(),
+                        r.relationship.clone(),
+                        r.destination.clone(),
+                    )) {
+                        out.push(r);
+                    }
+                }
+            }
+            Some(out)
         } else {
             None
         };

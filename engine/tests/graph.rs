@@ -385,6 +385,65 @@ fn graphs_are_isolated_by_scope() {
 }
 
 #[test]
+fn relations_stored_under_a_run_show_in_the_users_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, _chat) = open(
+        dir.path(),
+        &[
+            &facts(&["Sister Ana lives in Porto"]),
+            &graph(&[("Ana", "lives_in", "Porto")]),
+            &facts(&["Likes hiking"]),
+            &graph(&[("USER", "likes", "hiking")]),
+        ],
+    );
+    mem.add(
+        "My sister Ana lives in Porto.",
+        &AddOptions::user("bob").with_run("trip"),
+    )
+    .unwrap();
+    mem.add("I like hiking.", &AddOptions::user("bob")).unwrap();
+    // The user's listing shows the run's memory, and now its relation too.
+    let page = mem.get_all(&GetAllOptions::user("bob")).unwrap();
+    assert_eq!(page.results.len(), 2);
+    let mut rels: Vec<(String, String, String)> = page
+        .relations
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.source, r.relationship, r.destination))
+        .collect();
+    rels.sort();
+    assert_eq!(
+        rels,
+        vec![
+            ("ana".into(), "lives_in".into(), "porto".into()),
+            ("bob".into(), "likes".into(), "hiking".into()),
+        ]
+    );
+    // Search at user level finds the run's relation.
+    let rel = mem
+        .search("where does ana live", &SearchOptions::user("bob"))
+        .unwrap()
+        .relations
+        .unwrap();
+    assert_eq!(rel[0].source, "ana", "{rel:?}");
+    // A run-level read still sees only that run.
+    let run = mem
+        .get_all(&GetAllOptions::user("bob").with_run("trip"))
+        .unwrap()
+        .relations
+        .unwrap();
+    assert_eq!(run.len(), 1);
+    assert_eq!(run[0].source, "ana");
+    // Another user sees nothing of it.
+    let other = mem
+        .get_all(&GetAllOptions::user("carol"))
+        .unwrap()
+        .relations
+        .unwrap();
+    assert!(other.is_empty());
+}
+
+#[test]
 fn a_failing_batch_leaves_neither_memories_nor_relations() {
     let dir = tempfile::tempdir().unwrap();
     let (mem, _) = open(dir.path(), &[]);

@@ -15,6 +15,25 @@ use crate::memory::Memory;
 const MAX_EDGES_PER_ENTITY: usize = 500;
 
 impl Memory {
+    /// [`Memory::graph_search`] over every graph that `scope` covers (a
+    /// user-level search also sees the relations stored under that user's
+    /// runs and agents, as it sees their memories), merged best first, each
+    /// triple once.
+    pub(crate) fn graph_search_within(
+        &self,
+        query: &str,
+        qv: &[f32],
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<Relation>> {
+        let scopes = self.inner.store.snapshot()?.graph_scopes_within(scope)?;
+        let mut out: Vec<Relation> = Vec::new();
+        for s in &scopes {
+            out.extend(self.graph_search(query, qv, s, limit)?);
+        }
+        Ok(merge_relations(out, limit))
+    }
+
     /// Relations of the entities recognised in `query` (exact name n-grams,
     /// speaker words, and embedding matches of the query's content words),
     /// their valid edges at depth 1, ranked by
@@ -137,6 +156,29 @@ impl Memory {
     }
 }
 
+/// Relations best first (then by triple), each triple once (its best
+/// score), at most `limit`.
+pub(crate) fn merge_relations(mut rs: Vec<Relation>, limit: usize) -> Vec<Relation> {
+    rs.sort_by(|a, b| {
+        b.score
+            .unwrap_or(0.0)
+            .total_cmp(&a.score.unwrap_or(0.0))
+            .then_with(|| a.source.cmp(&b.source))
+            .then_with(|| a.relationship.cmp(&b.relationship))
+            .then_with(|| a.destination.cmp(&b.destination))
+    });
+    let mut seen = HashSet::new();
+    rs.retain(|r| {
+        seen.insert((
+            r.source.clone(),
+            r.relationship.clone(),
+            r.destination.clone(),
+        ))
+    });
+    rs.truncate(limit);
+    rs
+}
+
 /// Word n-grams (1..=4) of a query, joined with `_` like stored names.
 pub(crate) fn query_ngrams(q: &str) -> Vec<String> {
     let w: Vec<String> = words(q).collect();
@@ -200,6 +242,24 @@ mod tests {
             vec!["brother", "live", "brother live"]
         );
         assert_eq!(query_terms("a b c", 8), Vec::<String>::new());
+    }
+
+    #[test]
+    fn merged_relations_are_best_first_each_once() {
+        let r = |s: &str, score: f32| {
+            let mut r = Relation::new(s, "likes", "tea");
+            r.score = Some(score);
+            r
+        };
+        let merged = merge_relations(
+            vec![r("ana", 0.2), r("bo", 0.9), r("ana", 0.5), r("cy", 0.1)],
+            2,
+        );
+        let got: Vec<(&str, Option<f32>)> = merged
+            .iter()
+            .map(|r| (r.source.as_str(), r.score))
+            .collect();
+        assert_eq!(got, vec![("bo", Some(0.9)), ("ana", Some(0.5))]);
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl Memory {
             rank::apply_rerank(&mut hits, scores)?;
         }
         let relations = if self.inner.config.graph {
-            Some(self.graph_search(query, &qv, &full_scope, limit)?)
+            Some(self.graph_search_within(query, &qv, &full_scope, limit)?)
         } else {
             None
         };

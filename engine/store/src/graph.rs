@@ -520,6 +520,22 @@ fn scope_range(sk: &[u8]) -> std::ops::RangeFrom<&[u8]> {
 }
 
 /// Nodes of exactly this scope, by name.
+/// The graph scopes matched by `filter` (every dimension set in `filter`
+/// equal), in key order: `user=u` matches `(u, -, -)` and `(u, -, r1)`.
+pub(crate) fn scopes_matching(txn: &ReadTransaction, filter: &Scope) -> Result<Vec<Scope>> {
+    let filter = filter.validated()?;
+    let t = txn.open_table(crate::tables::GRAPH_SCOPES)?;
+    let mut out = Vec::new();
+    for entry in t.iter()? {
+        let (k, _) = entry?;
+        let s = codec::scope_from_key(&split_parts(k.value())?)?;
+        if filter.matches(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn nodes(txn: &ReadTransaction, scope: &Scope) -> Result<Vec<GraphNode>> {
     let sk = scope_key(&scope.validated()?);
     let t = txn.open_table(GRAPH_NODES)?;

@@ -728,6 +728,14 @@ impl Snapshot<'_> {
         graph::edges(&self.txn, scope, include_invalid)
     }
 
+    /// The graph scopes that `scope` covers, as memory reads see them: every
+    /// dimension set in `scope` equal, so `user=u` covers the graphs of
+    /// `(u)`, `(u, run r1)`, `(u, agent a)`… Only scopes that hold (or
+    /// held) graph data are listed.
+    pub fn graph_scopes_within(&self, scope: &Scope) -> Result<Vec<Scope>> {
+        graph::scopes_matching(&self.txn, scope)
+    }
+
     /// Edges touching a node, via the adjacency tables.
     pub fn graph_neighbors(
         &self,
