@@ -120,6 +120,7 @@ impl MemoryBuilder {
                 graph_cache: GraphCache::default(),
                 supersede_prior: OnceLock::new(),
                 fact_check_prior: OnceLock::new(),
+                attribute_prior: OnceLock::new(),
             }),
         })
     }

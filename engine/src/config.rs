@@ -239,6 +239,12 @@ pub struct ReconcileConfig {
     /// a chat model that cannot score answers or with a custom extraction
     /// prompt.
     pub fact_check: bool,
+    /// When a user's message names exactly one other person ("my mom",
+    /// "my brother Tom"), score each extracted fact without a subject as
+    /// about the user or about that person, and make the person's facts
+    /// name them ("Mom lives in Lyon"): one short prefix-cached scoring per
+    /// such fact. Skipped like `fact_check`.
+    pub attribute: bool,
 }
 
 /// How a fact with similar memories is reconciled.
@@ -267,6 +273,7 @@ impl Default for ReconcileConfig {
             classify_candidates: 3,
             calibrate: true,
             fact_check: true,
+            attribute: true,
         }
     }
 }

@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     pub(crate) supersede_prior: OnceLock<Vec<f32>>,
     /// The same for the personal-fact question.
     pub(crate) fact_check_prior: OnceLock<Vec<f32>>,
+    /// Calibration prior of the attribution check (`reconcile.attribute`).
+    pub(crate) attribute_prior: OnceLock<Vec<f32>>,
 }
 
 impl Drop for Inner {

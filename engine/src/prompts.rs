@@ -127,6 +127,59 @@ pub fn fact_check_messages(message: &str, fact: &str) -> Vec<ChatMessage> {
     m
 }
 
+/// The attribution check: is a fact written down from a user's message
+/// about the user, or about the other person the message names? Answered
+/// with one word (scored, not generated).
+pub const ATTRIBUTION_PROMPT: &str = "You check whom a fact is about. The fact was written down from \
+a user's message that also talks about another person. Answer with one word:\n\
+me - the fact is about the user who wrote the message.\n\
+them - the fact is about the other person.";
+
+/// Answers of the attribution check, scored; the second names the person.
+pub const ATTRIBUTION_CHOICES: [&str; 2] = ["me", "them"];
+
+/// The chat messages that ask whether `fact` is about the user or about
+/// the other person; `message` is the user's message followed by a line
+/// `Other person: …`. The fixed part is shared by every call.
+pub fn attribution_messages(message: &str, fact: &str) -> Vec<ChatMessage> {
+    let mut m = vec![ChatMessage::system(ATTRIBUTION_PROMPT)];
+    for (msg, other, fact, answer) in [
+        (
+            "My uncle Ravi is a pilot and I'm a teacher.",
+            "Uncle Ravi",
+            "Is a pilot",
+            "them",
+        ),
+        (
+            "My uncle Ravi is a pilot and I'm a teacher.",
+            "Uncle Ravi",
+            "Is a teacher",
+            "me",
+        ),
+        (
+            "My girlfriend loves horror films. I can't stand them.",
+            "Girlfriend",
+            "Can't stand horror films",
+            "me",
+        ),
+        (
+            "My girlfriend loves horror films. I can't stand them.",
+            "Girlfriend",
+            "Loves horror films",
+            "them",
+        ),
+    ] {
+        m.push(ChatMessage::user(format!(
+            "Message: {msg}\nOther person: {other}\nFact: {fact}"
+        )));
+        m.push(ChatMessage::assistant(answer));
+    }
+    m.push(ChatMessage::user(format!(
+        "Message: {message}\nFact: {fact}"
+    )));
+    m
+}
+
 /// Summary of an agent's run as procedural memory.
 pub const PROCEDURAL_PROMPT: &str = "You record what an AI agent did in a conversation so that it can \
 repeat or resume the task later. Write the overall task, then the steps in order: for each step the \

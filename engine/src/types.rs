@@ -76,6 +76,9 @@ pub struct AddStats {
     /// Extracted facts dropped by the personal-fact check (general
     /// knowledge, answers, calculations, requests).
     pub not_personal: usize,
+    /// Extracted facts rewritten to name the other person the message
+    /// talks about (attribution check).
+    pub attributed: usize,
     /// Reconciliations re-run after a concurrent change.
     pub conflict_retries: u32,
     /// Decisions skipped because their memory changed twice.

@@ -1151,3 +1151,53 @@ fn facts_scored_general_are_dropped_before_reconciliation() {
     let q = &asked[1].last().unwrap().content;
     assert!(q.contains("What is 17 times 23?") && q.contains("Fact: 17 times 23 equals 391"));
 }
+
+#[test]
+fn facts_about_the_one_other_person_named_are_rewritten_to_name_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = cfg();
+    config.reconcile.calibrate = false;
+    config.reconcile.fact_check = false;
+    let (mem, chat) = open_with(
+        dir.path(),
+        &[r#"{"facts": ["Lives in Lyon", "Lives in Marseille", "Mom is a retired pharmacist"]}"#],
+        config,
+    );
+    // Only the two subjectless facts are asked about, in order.
+    chat.push_choice("them");
+    chat.push_choice("me");
+    let r = mem
+        .add(
+            "My mom lives in Lyon and is a retired pharmacist. I live in Marseille.",
+            &AddOptions::user("u"),
+        )
+        .unwrap();
+    assert_eq!(r.stats.attributed, 1);
+    assert_eq!(r.stats.llm_calls, 3, "one extraction + two scorings");
+    assert_eq!(
+        texts(&mem, "u"),
+        vec![
+            "Lives in Marseille",
+            "Mom is a retired pharmacist",
+            "Mom lives in Lyon"
+        ]
+    );
+    let asked = chat.requests();
+    let q = &asked[1].last().unwrap().content;
+    assert!(
+        q.contains("Other person: Mom") && q.contains("Fact: Lives in Lyon"),
+        "{q}"
+    );
+
+    // No other person named (or two): no question is asked.
+    for msg in ["I live in Nice now.", "My mom and my dad live in Nice."] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = cfg();
+        config.reconcile.calibrate = false;
+        config.reconcile.fact_check = false;
+        let (mem, chat) = open_with(dir.path(), &[r#"{"facts": ["Lives in Nice"]}"#], config);
+        let r = mem.add(msg, &AddOptions::user("u")).unwrap();
+        assert_eq!(r.stats.attributed, 0, "{msg}");
+        assert_eq!(chat.requests().len(), 1, "{msg}: only the extraction");
+    }
+}

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p memlayer-tests --bin scenarios -- [--chat qwen|qwen1.5b|smollm2|PATH]
-//!     [--file SCENARIOS.json] [--method classify|generate] [--no-calibrate] [--no-fact-check]
+//!     [--file SCENARIOS.json] [--method classify|generate] [--no-calibrate] [--no-fact-check] [--no-attribute]
 //!     [--candidate-min-similarity X] [--no-prefix-cache]
 //!     [--only NAME_SUBSTRING] [--limit N] [--json OUT.json] [--verbose]
 //! ```
@@ -102,9 +102,12 @@ fn main() {
         )
         .unwrap(),
     );
+    // As many KV-cache slots as the engine gives a model it loads, so each
+    // prompt family (extraction, fact check, attribution, supersession)
+    // keeps its prefix cached as it does in an application.
     let cfg = ChatConfig {
         prefix_cache,
-        parallel: 3,
+        parallel: MemoryConfig::default().llm.slots,
         ..ChatConfig::default()
     };
     let chat: Arc<dyn ChatModel> =
@@ -137,6 +140,7 @@ fn main() {
                     method,
                     calibrate: !args.iter().any(|a| a == "--no-calibrate"),
                     fact_check: !args.iter().any(|a| a == "--no-fact-check"),
+                    attribute: !args.iter().any(|a| a == "--no-attribute"),
                     candidate_min_similarity: floor,
                     ..Default::default()
                 },

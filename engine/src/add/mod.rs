@@ -13,6 +13,7 @@
 //! LLM calls run without any lock; the stale check and the commit run under
 //! the writer lock, and a conflict re-runs stages 3–5 once.
 
+mod attribute;
 mod candidates;
 mod commit;
 mod extract;
@@ -295,6 +296,13 @@ impl Memory {
         {
             facts = self.keep_personal(facts, &src.transcript, stats)?;
         }
+        if self.inner.config.reconcile.attribute
+            && src.subject == FactSubject::User
+            && prompt.is_none()
+            && !facts.is_empty()
+        {
+            facts = self.attribute_subjects(facts, &src.transcript, stats)?;
+        }
         stats.facts = facts.len();
         Ok(facts)
     }
@@ -419,11 +427,9 @@ impl Memory {
             choices: &supersede::Relation::CHOICES,
             prior: &self.inner.supersede_prior,
         };
-        let prior = match self.calibration(chat.as_ref(), &q) {
-            Ok(p) => p,
-            Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
+        // The calibration prior is measured on the first pair that needs a
+        // scoring (none when the subject guard answers every pair).
+        let mut prior: Option<Option<Vec<f32>>> = None;
         let mut out = Vec::new();
         for (f, ci) in supersede::pairs(contested, set, per_fact) {
             // Facts about different people never supersede each other
@@ -432,10 +438,17 @@ impl Memory {
                 out.push(((f, ci), supersede::Relation::Unrelated));
                 continue;
             }
+            if prior.is_none() {
+                prior = Some(match self.calibration(chat.as_ref(), &q) {
+                    Ok(p) => p,
+                    Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                });
+            }
             let probs = match score(
                 chat.as_ref(),
                 &q,
-                prior.as_deref(),
+                prior.as_ref().and_then(|p| p.as_deref()),
                 (&set.known[ci].text, &facts[f]),
                 stats,
             ) {
@@ -524,6 +537,74 @@ impl Memory {
             }
         }
         Ok(kept)
+    }
+
+    /// Stage 1c: when the user's messages name exactly one other person,
+    /// facts without a subject that the chat model scores as about that
+    /// person are rewritten to name them ([`attribute`]). Keeps every fact
+    /// as it is when the model cannot score answers.
+    fn attribute_subjects(
+        &self,
+        facts: Vec<String>,
+        transcript: &str,
+        stats: &mut AddStats,
+    ) -> Result<Vec<String>> {
+        let user_text: Vec<&str> = transcript
+            .lines()
+            .filter_map(|l| l.strip_prefix("user: "))
+            .collect();
+        let user_text = user_text.join("\n");
+        let people = attribute::mentions(&user_text);
+        let [person] = people.as_slice() else {
+            return Ok(facts);
+        };
+        if !facts.iter().any(|f| attribute::needs_check(f)) {
+            return Ok(facts);
+        }
+        let chat = self.chat_model()?;
+        let q = Question {
+            messages: prompts::attribution_messages,
+            choices: &prompts::ATTRIBUTION_CHOICES,
+            prior: &self.inner.attribute_prior,
+        };
+        let calibration = match self.calibration(chat.as_ref(), &q) {
+            Ok(p) => p,
+            Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(facts),
+            Err(e) => return Err(e.into()),
+        };
+        let context = format!("{user_text}\nOther person: {}", attribute::display(person));
+        let mut out = Vec::with_capacity(facts.len());
+        for f in facts {
+            if !attribute::needs_check(&f) {
+                out.push(f);
+                continue;
+            }
+            let probs = match score(
+                chat.as_ref(),
+                &q,
+                calibration.as_deref(),
+                (&context, &f),
+                stats,
+            ) {
+                Ok(p) => p,
+                Err(memlayer_models::ModelError::Unsupported { .. }) => {
+                    out.push(f);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if supersede::argmax(&probs) == Some(1) {
+                let g = attribute::attribute(&f, person);
+                tracing::info!(fact = %f, now = %g, p = ?probs, "fact is about another person");
+                stats.attributed += 1;
+                if !out.iter().any(|o: &String| o.eq_ignore_ascii_case(&g)) {
+                    out.push(g);
+                }
+            } else {
+                out.push(f);
+            }
+        }
+        Ok(out)
     }
 
     /// Commits only the graph changes of an `add` that changed no memory.
