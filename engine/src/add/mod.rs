@@ -493,6 +493,48 @@ impl Memory {
         Ok(Some(q.prior.get_or_init(|| mean).clone()))
     }
 
+    /// Asks `q` about every fact that `ask` selects, with `context` as the
+    /// question's first input, and returns each fact's answer (index into
+    /// `q.choices`) with its probabilities; `None` for facts not asked.
+    /// `Ok(None)` when the chat model cannot score answers.
+    fn answers(
+        &self,
+        q: &Question<'_>,
+        context: &str,
+        facts: &[String],
+        ask: impl Fn(&str) -> bool,
+        stats: &mut AddStats,
+    ) -> Result<Option<Vec<Option<Answer>>>> {
+        let chat = self.chat_model()?;
+        let unsupported = |e: &memlayer_models::ModelError| {
+            matches!(e, memlayer_models::ModelError::Unsupported { .. })
+        };
+        let calibration = match self.calibration(chat.as_ref(), q) {
+            Ok(p) => p,
+            Err(e) if unsupported(&e) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::with_capacity(facts.len());
+        for f in facts {
+            if !ask(f) {
+                out.push(None);
+                continue;
+            }
+            match score(
+                chat.as_ref(),
+                q,
+                calibration.as_deref(),
+                (context, f),
+                stats,
+            ) {
+                Ok(p) => out.push(supersede::argmax(&p).map(|a| (a, p))),
+                Err(e) if unsupported(&e) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// Stage 1b: drops facts the chat model scores as general rather than
     /// personal (knowledge, answers, calculations, requests). Keeps every
     /// fact when the model cannot score answers.
@@ -502,38 +544,22 @@ impl Memory {
         transcript: &str,
         stats: &mut AddStats,
     ) -> Result<Vec<String>> {
-        let chat = self.chat_model()?;
         let q = Question {
             messages: prompts::fact_check_messages,
             choices: &prompts::FACT_CHECK_CHOICES,
             prior: &self.inner.fact_check_prior,
         };
-        let calibration = match self.calibration(chat.as_ref(), &q) {
-            Ok(p) => p,
-            Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(facts),
-            Err(e) => return Err(e.into()),
+        let Some(answers) = self.answers(&q, transcript, &facts, |_| true, stats)? else {
+            return Ok(facts);
         };
         let mut kept = Vec::with_capacity(facts.len());
-        for f in facts {
-            let probs = match score(
-                chat.as_ref(),
-                &q,
-                calibration.as_deref(),
-                (transcript, &f),
-                stats,
-            ) {
-                Ok(p) => p,
-                Err(memlayer_models::ModelError::Unsupported { .. }) => {
-                    kept.push(f);
-                    continue;
+        for (f, a) in facts.into_iter().zip(answers) {
+            match a {
+                Some((a, p)) if a != 0 => {
+                    tracing::info!(fact = %f, p = ?p, "dropped a fact that is not personal");
+                    stats.not_personal += 1;
                 }
-                Err(e) => return Err(e.into()),
-            };
-            if supersede::argmax(&probs) == Some(0) {
-                kept.push(f);
-            } else {
-                tracing::info!(fact = %f, p = ?probs, "dropped a fact that is not personal");
-                stats.not_personal += 1;
+                _ => kept.push(f),
             }
         }
         Ok(kept)
@@ -561,46 +587,28 @@ impl Memory {
         if !facts.iter().any(|f| attribute::needs_check(f)) {
             return Ok(facts);
         }
-        let chat = self.chat_model()?;
         let q = Question {
             messages: prompts::attribution_messages,
             choices: &prompts::ATTRIBUTION_CHOICES,
             prior: &self.inner.attribute_prior,
         };
-        let calibration = match self.calibration(chat.as_ref(), &q) {
-            Ok(p) => p,
-            Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(facts),
-            Err(e) => return Err(e.into()),
-        };
         let context = format!("{user_text}\nOther person: {}", attribute::display(person));
-        let mut out = Vec::with_capacity(facts.len());
-        for f in facts {
-            if !attribute::needs_check(&f) {
-                out.push(f);
-                continue;
-            }
-            let probs = match score(
-                chat.as_ref(),
-                &q,
-                calibration.as_deref(),
-                (&context, &f),
-                stats,
-            ) {
-                Ok(p) => p,
-                Err(memlayer_models::ModelError::Unsupported { .. }) => {
-                    out.push(f);
-                    continue;
+        let Some(answers) = self.answers(&q, &context, &facts, attribute::needs_check, stats)?
+        else {
+            return Ok(facts);
+        };
+        let mut out: Vec<String> = Vec::with_capacity(facts.len());
+        for (f, a) in facts.into_iter().zip(answers) {
+            let f = match a {
+                Some((1, p)) => {
+                    let g = attribute::attribute(&f, person);
+                    tracing::info!(fact = %f, now = %g, p = ?p, "fact is about another person");
+                    stats.attributed += 1;
+                    g
                 }
-                Err(e) => return Err(e.into()),
+                _ => f,
             };
-            if supersede::argmax(&probs) == Some(1) {
-                let g = attribute::attribute(&f, person);
-                tracing::info!(fact = %f, now = %g, p = ?probs, "fact is about another person");
-                stats.attributed += 1;
-                if !out.iter().any(|o: &String| o.eq_ignore_ascii_case(&g)) {
-                    out.push(g);
-                }
-            } else {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&f)) {
                 out.push(f);
             }
         }
@@ -628,6 +636,10 @@ impl Memory {
         })
     }
 }
+
+/// One scored answer: its index into the question's choices and the
+/// (calibrated) probabilities of every choice.
+type Answer = (usize, Vec<f32>);
 
 /// A question the chat model answers by scoring fixed answers.
 struct Question<'a> {

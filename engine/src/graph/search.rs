@@ -129,7 +129,7 @@ impl Memory {
             .map(|e| format!("{} {} {}", e.source, e.relationship, e.destination).replace('_', " "))
             .collect();
         let bm = bm25_norm(query, &docs);
-        let mut out: Vec<Relation> = edges
+        let out: Vec<Relation> = edges
             .iter()
             .zip(bm)
             .map(|(e, b)| {
@@ -143,16 +143,7 @@ impl Memory {
                 r
             })
             .collect();
-        out.sort_by(|a, b| {
-            b.score
-                .unwrap_or(0.0)
-                .total_cmp(&a.score.unwrap_or(0.0))
-                .then_with(|| a.source.cmp(&b.source))
-                .then_with(|| a.relationship.cmp(&b.relationship))
-                .then_with(|| a.destination.cmp(&b.destination))
-        });
-        out.truncate(limit);
-        Ok(out)
+        Ok(merge_relations(out, limit))
     }
 }
 
