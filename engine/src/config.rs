@@ -266,7 +266,7 @@ pub enum ReconcileMethod {
 impl Default for ReconcileConfig {
     fn default() -> Self {
         ReconcileConfig {
-            candidate_min_similarity: 0.3,
+            candidate_min_similarity: 0.15,
             none_min_similarity: 0.75,
             require_grounding: true,
             method: ReconcileMethod::Classify,
