@@ -178,6 +178,10 @@ pub struct SearchConfig {
     pub semantic_weight: f32,
     /// BM25 saturation: a keyword score `b` counts as `b / (b + bm25_k)`.
     pub bm25_k: f32,
+    /// Neighbour context: a memory's keyword score also counts this share
+    /// of the BM25 score of the memory stored just before it in the scope
+    /// (a conversation's previous turn); 0 turns it off.
+    pub context_weight: f32,
     /// Recency weighting: half-life in days (`None`: off).
     pub recency_half_life_days: Option<f64>,
     /// Share of the fused score subject to recency decay (0..=1).
@@ -188,8 +192,9 @@ impl Default for SearchConfig {
     fn default() -> Self {
         SearchConfig {
             limit: 20,
-            semantic_weight: 0.7,
+            semantic_weight: 0.4,
             bm25_k: 4.0,
+            context_weight: 0.5,
             recency_half_life_days: None,
             recency_weight: 0.2,
         }
@@ -328,6 +333,12 @@ impl MemoryConfig {
         if !(0.0..=1.0).contains(&s.semantic_weight) {
             return Err(MemoryError::invalid(
                 "search.semantic_weight",
+                "must be in 0..=1",
+            ));
+        }
+        if !(0.0..=1.0).contains(&s.context_weight) {
+            return Err(MemoryError::invalid(
+                "search.context_weight",
                 "must be in 0..=1",
             ));
         }

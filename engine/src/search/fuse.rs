@@ -1,8 +1,10 @@
 //! Hybrid ranking: how semantic similarity, BM25 and recency combine into
 //! one score.
 //!
-//! For a memory with cosine similarity `c` to the query and BM25 score `b`
-//! (0 when it shares no term with the query):
+//! For a memory with cosine similarity `c` to the query and keyword score
+//! `b` (BM25 over stemmed query words, plus `context_weight` × the BM25 of
+//! the memory stored just before it in the scope; 0 when neither shares a
+//! word with the query):
 //!
 //! ```text
 //! semantic = clamp(c, 0, 1)
@@ -30,7 +32,7 @@ use crate::types::ScoreDetails;
 /// let a = fuse(&cfg, 0.8, 0.0, 0.0);
 /// let b = fuse(&cfg, 0.8, 6.0, 0.0);
 /// assert!(b.fused > a.fused);
-/// assert!((a.fused - 0.7 * 0.8).abs() < 1e-6);
+/// assert!((a.fused - cfg.semantic_weight * 0.8).abs() < 1e-6);
 /// ```
 pub fn fuse(cfg: &SearchConfig, cosine: f32, bm25: f32, age_days: f64) -> ScoreDetails {
     let semantic = if cosine.is_finite() {

@@ -3,8 +3,10 @@
 //! 1. check the options; narrow the scope by the filter's scope equalities;
 //! 2. embed the query;
 //! 3. candidates: scoped HNSW hits (the beam widens while post-filters
-//!    reject hits) ∪ scoped BM25 hits from the store (their cosine from the
-//!    stored vector); expired memories hidden unless asked for;
+//!    reject hits) ∪ scoped BM25 hits from the store (query words match by
+//!    stem; each memory also scores `context_weight` × the BM25 of the
+//!    memory stored before it in the scope; their cosine from the stored
+//!    vector); expired and superseded memories hidden unless asked for;
 //! 4. [`rank`]: [`fuse`] the signals, threshold on the semantic part, sort,
 //!    cut to `limit`, then the optional reranker;
 //! 5. graph memory on: the query's `relations` (`crate::graph`).
@@ -14,7 +16,7 @@ mod rank;
 
 use std::collections::HashMap;
 
-use memlayer_store::{Filter, Memory as Record, Scope, Timestamp};
+use memlayer_store::{Filter, KeywordOptions, Memory as Record, Scope, Timestamp};
 use uuid::Uuid;
 
 pub use self::fuse::fuse;
@@ -99,7 +101,10 @@ impl Memory {
         let pool = (limit * 2).max(50);
         let snap = self.inner.store.snapshot()?;
         let keyword = if self.inner.config.search.semantic_weight < 1.0 {
-            snap.keyword_search(scope, filter, query, pool)?
+            let opts = KeywordOptions {
+                context_weight: self.inner.config.search.context_weight,
+            };
+            snap.keyword_search_with(scope, filter, query, pool, &opts)?
         } else {
             Vec::new()
         };

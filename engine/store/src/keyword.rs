@@ -15,6 +15,15 @@ use crate::tables::{KW_DOCLEN, KW_POSTINGS, KW_STATS, WTables};
 pub use memlayer_text::bm25::{B as BM25_B, K1 as BM25_K1};
 pub use memlayer_text::{MAX_TOKEN_BYTES, STOP_WORDS, tokenize};
 
+/// Options of a keyword search.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct KeywordOptions {
+    /// Share of the BM25 score of the memory stored just before a memory
+    /// (same scope, insertion order) that the memory also scores; 0 turns
+    /// neighbour context off.
+    pub context_weight: f32,
+}
+
 /// Term frequencies of a text.
 pub(crate) fn term_counts(text: &str, stop_words: bool) -> (BTreeMap<String, u32>, u32) {
     let tokens = tokenize(text, stop_words);
@@ -132,20 +141,38 @@ pub(crate) struct Corpus<'a> {
     pub stats: Option<(u64, u64)>,
 }
 
-/// BM25 scores of every document in `corpus` matching at least one query term.
+/// The query's distinct stems (stop words removed first, as when indexing).
+pub(crate) fn query_stems(query: &str, stop_words: bool) -> Vec<String> {
+    let mut stems: Vec<String> = tokenize(query, stop_words)
+        .iter()
+        .map(|t| memlayer_text::stem(t))
+        .collect();
+    stems.sort();
+    stems.dedup();
+    stems
+}
+
+/// BM25 scores of every document in `corpus` that holds a word with the
+/// stem of a query word.
+///
+/// The postings hold exact words; a query word matches every indexed word
+/// of the same [`memlayer_text::stem`] ("lived" finds "lives", "living").
+/// A stem is a prefix of each word it stems, so the words of one stem are
+/// found by one prefix scan of `kw_postings` and kept when their stem is
+/// equal. The variants' term frequencies add up, and the document
+/// frequency counts documents, so a stem scores like one term.
 pub(crate) fn bm25(
     txn: &ReadTransaction,
     corpus: &Corpus<'_>,
     query: &str,
     stop_words: bool,
-) -> Result<Vec<(Uuid, f32)>> {
+) -> Result<HashMap<Uuid, f32>> {
     let postings = txn.open_table(KW_POSTINGS)?;
     let doclen = txn.open_table(KW_DOCLEN)?;
-    let mut terms: Vec<String> = tokenize(query, stop_words);
-    terms.sort();
-    terms.dedup();
-    if terms.is_empty() || corpus.ids.is_empty() {
-        return Ok(Vec::new());
+    let stems = query_stems(query, stop_words);
+    let mut scores: HashMap<Uuid, f32> = HashMap::new();
+    if stems.is_empty() || corpus.ids.is_empty() {
+        return Ok(scores);
     }
     let (n, total) = match corpus.stats {
         Some(s) => s,
@@ -162,29 +189,85 @@ pub(crate) fn bm25(
     } else {
         (total as f32 / n as f32).max(1e-6)
     };
-    let mut scores: HashMap<Uuid, f32> = HashMap::new();
-    for term in &terms {
-        let mut lo = term.as_bytes().to_vec();
-        lo.push(0);
-        let mut hi = term.as_bytes().to_vec();
-        hi.push(1);
-        let mut hits = Vec::new();
-        for entry in postings.range(lo.as_slice()..hi.as_slice())? {
+    for stem in &stems {
+        let mut tfs: HashMap<Uuid, u32> = HashMap::new();
+        for entry in postings.range(stem.as_bytes()..)? {
             let (k, tf) = entry?;
-            let (_, id) = split_posting_key(k.value())?;
-            if corpus.ids.contains(&id) {
-                hits.push((id, tf.value()));
+            let key = k.value();
+            if !key.starts_with(stem.as_bytes()) {
+                break;
+            }
+            let (term, id) = split_posting_key(key)?;
+            if corpus.ids.contains(&id) && memlayer_text::stem(term) == *stem {
+                *tfs.entry(id).or_insert(0) += tf.value();
             }
         }
-        let idf = bm25::idf(n as f32, hits.len() as f32);
-        for (id, tf) in hits {
+        let idf = bm25::idf(n as f32, tfs.len() as f32);
+        for (id, tf) in tfs {
             let dl = doclen.get(id.as_bytes())?.map(|g| g.value()).unwrap_or(0) as f32;
             *scores.entry(id).or_insert(0.0) += bm25::term_score(idf, tf as f32, dl, avgdl);
         }
     }
+    Ok(scores)
+}
+
+/// Neighbour context: each document also scores `weight` times the BM25
+/// of the document stored just before it in the scope (`order` is the
+/// scope in insertion order). In a conversation the answer to a question
+/// often sits in the turn after the one that names the topic ("What did
+/// you paint?" → "A sunrise over the lake"); the weight keeps a document's
+/// own match ahead of its neighbour's.
+///
+/// ```text
+/// score(d) = bm25(d) + weight · bm25(prev(d))
+/// ```
+pub(crate) fn with_context(
+    own: &HashMap<Uuid, f32>,
+    order: &[Uuid],
+    weight: f32,
+) -> HashMap<Uuid, f32> {
+    let mut out = own.clone();
+    if weight <= 0.0 || !weight.is_finite() {
+        return out;
+    }
+    for pair in order.windows(2) {
+        if let Some(&prev) = own.get(&pair[0]) {
+            *out.entry(pair[1]).or_insert(0.0) += weight * prev;
+        }
+    }
+    out
+}
+
+/// Scores, best first (ties: smaller id first).
+pub(crate) fn sorted(scores: HashMap<Uuid, f32>) -> Vec<(Uuid, f32)> {
     let mut out: Vec<(Uuid, f32)> = scores.into_iter().collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    Ok(out)
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_stems_drop_stop_words_and_merge_inflections() {
+        assert_eq!(query_stems("Is she living? She lives", true), ["liv"]);
+        assert_eq!(query_stems("hiking HIKES", false), ["hik"]);
+    }
+
+    #[test]
+    fn context_adds_the_previous_documents_score() {
+        let [a, b, c] = [1u128, 2, 3].map(Uuid::from_u128);
+        let own: HashMap<Uuid, f32> = [(a, 2.0), (c, 1.0)].into_iter().collect();
+        let s = with_context(&own, &[a, b, c], 0.5);
+        assert_eq!(s[&a], 2.0);
+        assert_eq!(s[&b], 1.0);
+        assert_eq!(s[&c], 1.0);
+        assert_eq!(with_context(&own, &[a, b, c], 0.0).len(), 2);
+        assert_eq!(with_context(&own, &[a, b, c], f32::NAN).len(), 2);
+        let order: Vec<Uuid> = sorted(s).into_iter().map(|x| x.0).collect();
+        assert_eq!(order, [a, b, c]);
+    }
 }
 
 /// Reads stats for a stats key.

@@ -43,6 +43,7 @@ pub use error::{Result, StoreError};
 pub use export::{ExportHeader, ExportLine, TransferStats};
 pub use filter::Filter;
 pub use graph::{EdgeUpsert, GraphEdge, GraphNode, NodeUpsert};
+pub use keyword::KeywordOptions;
 pub use record::{HistoryEvent, HistoryKind, Memory, MemoryUpdate, NewMemory};
 pub use scope::{IDENTITY_KEYS, MAX_ID_LEN, Scope, ScopeKind, validate_id, validate_metadata};
 pub use store::{

@@ -12,6 +12,7 @@ use crate::error::{Result, StoreError};
 use crate::filter::Filter;
 use crate::graph::{self, GraphEdge, GraphNode};
 use crate::keyword;
+use crate::keyword::KeywordOptions;
 use crate::md5;
 use crate::record::{HistoryEvent, Memory, MemoryUpdate, NewMemory};
 use crate::scope::{Scope, ScopeKind};
@@ -653,24 +654,27 @@ impl Snapshot<'_> {
     }
 
     /// Ids of every memory in `scope` (all set dimensions), unordered.
-    pub(crate) fn scope_ids(&self, scope: &Scope) -> Result<HashSet<Uuid>> {
+    /// The memories of `scope` in insertion order (`created_at`, then id).
+    pub(crate) fn scope_order(&self, scope: &Scope) -> Result<Vec<Uuid>> {
         let mut acc: Option<HashSet<Uuid>> = None;
+        let mut order = Vec::new();
         for (kind, v) in scope.entries() {
             let t = self.txn.open_multimap_table(scope_table(kind))?;
-            let mut set = HashSet::new();
+            order.clear();
             for e in t.get(v)? {
                 let (_, id) = split_order_key(e?.value());
                 if acc.as_ref().is_none_or(|a| a.contains(&id)) {
-                    set.insert(id);
+                    order.push(id);
                 }
             }
-            acc = Some(set);
+            acc = Some(order.iter().copied().collect());
         }
-        Ok(acc.unwrap_or_default())
+        Ok(order)
     }
 
     /// BM25 keyword search within `scope`, post-filtered by `filter`;
-    /// the `k` best (id, score) pairs, best first.
+    /// the `k` best (id, score) pairs, best first. Query words match by
+    /// stem; no neighbour context (see [`Snapshot::keyword_search_with`]).
     pub fn keyword_search(
         &self,
         scope: &Scope,
@@ -678,20 +682,36 @@ impl Snapshot<'_> {
         query: &str,
         k: usize,
     ) -> Result<Vec<(Uuid, f32)>> {
+        self.keyword_search_with(scope, filter, query, k, &KeywordOptions::default())
+    }
+
+    /// [`Snapshot::keyword_search`] with options: `context_weight` adds to
+    /// each memory that share of the BM25 score of the memory stored just
+    /// before it in the scope (see `docs/design.md`, keyword index).
+    pub fn keyword_search_with(
+        &self,
+        scope: &Scope,
+        filter: Option<&Filter>,
+        query: &str,
+        k: usize,
+        opts: &KeywordOptions,
+    ) -> Result<Vec<(Uuid, f32)>> {
         let Some(scope) = Self::effective_scope(scope, filter)? else {
             return Ok(Vec::new());
         };
         if k == 0 {
             return Ok(Vec::new());
         }
-        let ids = self.scope_ids(&scope)?;
+        let order = self.scope_order(&scope)?;
+        let ids: HashSet<Uuid> = order.iter().copied().collect();
         let entries: Vec<_> = scope.entries().collect();
         let stats = match entries.as_slice() {
             [(kind, v)] => keyword::read_stats(&self.txn, &codec::stats_key(kind.tag(), v))?,
             _ => None,
         };
         let corpus = keyword::Corpus { ids: &ids, stats };
-        let scored = keyword::bm25(&self.txn, &corpus, query, self.store.stop_words)?;
+        let own = keyword::bm25(&self.txn, &corpus, query, self.store.stop_words)?;
+        let scored = keyword::sorted(keyword::with_context(&own, &order, opts.context_weight));
         let mut out = Vec::with_capacity(k.min(scored.len()));
         for (id, score) in scored {
             if out.len() == k {

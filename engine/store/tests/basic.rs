@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use memlayer_store::{
-    EdgeUpsert, HistoryKind, ListOptions, MemoryUpdate, NewMemory, NodeUpsert, Scope, Store,
-    StoreConfig, StoreError, WriteBatch, filter,
+    EdgeUpsert, HistoryKind, KeywordOptions, ListOptions, MemoryUpdate, NewMemory, NodeUpsert,
+    Scope, Store, StoreConfig, StoreError, WriteBatch, filter,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -766,4 +766,45 @@ fn supersede_keeps_the_record_marks_it_and_refuses_bad_links() {
     t.import_jsonl(&out[..]).unwrap();
     assert_eq!(t.get(berlin.id).unwrap().unwrap(), old);
     assert!(t.verify().unwrap().is_ok(), "{:?}", t.verify().unwrap());
+}
+
+#[test]
+fn keyword_search_matches_stems_and_scores_the_previous_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open_fast(&dir.path().join("s.redb"));
+    let q = s
+        .add(mem("Ana: what did you paint last week?", Scope::user("u")))
+        .unwrap();
+    let answer = s
+        .add(mem("Ben: a sunrise over the lake", Scope::user("u")))
+        .unwrap();
+    let lived = s
+        .add(mem("Ben: I lived in Lisbon", Scope::user("u")))
+        .unwrap();
+    s.add(mem("painting painted paints", Scope::user("other")))
+        .unwrap();
+    // "living" finds "lived"; "painted" finds "paint", only in scope.
+    let hits = s
+        .keyword_search(&Scope::user("u"), None, "living", 10)
+        .unwrap();
+    assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [lived.id]);
+    let own = s
+        .keyword_search(&Scope::user("u"), None, "painted", 10)
+        .unwrap();
+    assert_eq!(own.iter().map(|h| h.0).collect::<Vec<_>>(), [q.id]);
+    // With context, the turn after the question scores half its score.
+    let opts = KeywordOptions {
+        context_weight: 0.5,
+    };
+    let ctx = s
+        .snapshot()
+        .unwrap()
+        .keyword_search_with(&Scope::user("u"), None, "painted", 10, &opts)
+        .unwrap();
+    assert_eq!(
+        ctx.iter().map(|h| h.0).collect::<Vec<_>>(),
+        [q.id, answer.id]
+    );
+    assert!((ctx[1].1 - 0.5 * ctx[0].1).abs() < 1e-5);
+    assert_eq!(ctx[0].1, own[0].1);
 }

@@ -143,8 +143,9 @@ pub fn is_stop_word(w: &str) -> bool {
 /// Why a stemmer at all, and why this one: relation triples and extracted
 /// facts are written by the model in another inflection than the user's
 /// words ("lives in" / "where does she live", "hiking" / "I hike"), and
-/// matching them is what relation ranking and grounding need. The keyword
-/// index does not stem (its postings are exact words). A full Porter
+/// matching them is what relation ranking and grounding need; keyword
+/// queries stem too (the postings stay exact words and a query stem is
+/// matched by prefix scan, since a stem is a prefix of its words). A full Porter
 /// stemmer would merge more, but also merge names; this one only removes
 /// the commonest English inflections and never shortens a word below three
 /// letters.

@@ -1,0 +1,367 @@
+//! Retrieval benchmark on a LOCOMO-format file (the protocol of
+//! `../shared/eval/README.md`), through the `Memory` API.
+//!
+//! Every turn of every conversation is stored with `infer=false` as
+//! `"{speaker}: {text}"` (plus `" [shares {caption}]"`), metadata `dia_id`,
+//! `session`, `session_date`, `speaker`; one user per conversation. Every
+//! question of categories 1–4 with evidence is then searched (limit 10) in
+//! each configuration — the shipped default, keyword only
+//! (`semantic_weight` 0) and semantic only (1) — and a plain Okapi BM25
+//! over the same texts is scored as the fixed baseline, all in one run.
+//!
+//! ```text
+//! cargo run --release -p memlayer-tests --bin locomo -- [--file LOCOMO.json]
+//!     [--db DIR] [--configs default,keyword,semantic] [--convs N] [--json OUT.json] [--lab]
+//! ```
+//!
+//! `--file` defaults to `../shared/eval/locomo-dev.json` (never copied into
+//! the repository: CC BY-NC 4.0). `--db DIR` keeps the ingested database
+//! there and reuses it on the next run (ingest only when DIR has none).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod lab;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use memlayer::models::{BertEmbedder, Embedder, EmbedderConfig};
+use memlayer::{AddOptions, Memory, MemoryConfig, SearchConfig, SearchOptions};
+use serde_json::{Map, Value, json};
+
+/// One stored turn.
+struct Turn {
+    user: String,
+    dia_id: String,
+    text: String,
+    session: u32,
+    date: String,
+    speaker: String,
+}
+
+/// One scored question.
+struct Question {
+    user: String,
+    text: String,
+    category: u8,
+    evidence: Vec<String>,
+}
+
+/// Reads the conversations: turns in session order and scored questions.
+fn load(path: &str, convs: usize) -> (Vec<Turn>, Vec<Question>) {
+    let data: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}")),
+    )
+    .expect("a LOCOMO-format JSON list");
+    let (mut turns, mut questions) = (Vec::new(), Vec::new());
+    for sample in data.iter().take(convs) {
+        let user = sample["sample_id"].as_str().expect("sample_id").to_string();
+        let conv = sample["conversation"].as_object().expect("conversation");
+        let mut sessions: Vec<u32> = conv
+            .keys()
+            .filter_map(|k| k.strip_prefix("session_")?.parse().ok())
+            .collect();
+        sessions.sort_unstable();
+        for s in sessions {
+            let Some(list) = conv[&format!("session_{s}")].as_array() else {
+                continue;
+            };
+            let date = conv
+                .get(&format!("session_{s}_date_time"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            for t in list {
+                let speaker = t["speaker"].as_str().unwrap_or("").to_string();
+                let mut text = format!("{speaker}: {}", t["text"].as_str().unwrap_or(""));
+                if let Some(c) = t.get("blip_caption").and_then(Value::as_str) {
+                    text.push_str(&format!(" [shares {c}]"));
+                }
+                turns.push(Turn {
+                    user: user.clone(),
+                    dia_id: t["dia_id"].as_str().unwrap_or("").to_string(),
+                    text,
+                    session: s,
+                    date: date.clone(),
+                    speaker,
+                });
+            }
+        }
+        for qa in sample["qa"].as_array().expect("qa") {
+            let category = qa["category"].as_u64().unwrap_or(0) as u8;
+            if !(1..=4).contains(&category) {
+                continue;
+            }
+            let evidence: Vec<String> = qa["evidence"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|e| e.split([';', ',']))
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty())
+                .collect();
+            if evidence.is_empty() {
+                continue;
+            }
+            questions.push(Question {
+                user: user.clone(),
+                text: qa["question"].as_str().unwrap_or("").to_string(),
+                category,
+                evidence,
+            });
+        }
+    }
+    (turns, questions)
+}
+
+/// Recall and hit counters per category (0 = all).
+#[derive(Default, Clone)]
+struct Score {
+    n: u32,
+    r1: f64,
+    r5: f64,
+    r10: f64,
+    hit10: f64,
+}
+
+impl Score {
+    fn add(&mut self, ranked: &[String], evidence: &[String]) {
+        let ev: HashSet<&str> = evidence.iter().map(String::as_str).collect();
+        let recall = |k: usize| {
+            let top: HashSet<&str> = ranked.iter().take(k).map(String::as_str).collect();
+            ev.iter().filter(|e| top.contains(*e)).count() as f64 / ev.len() as f64
+        };
+        self.n += 1;
+        self.r1 += recall(1);
+        self.r5 += recall(5);
+        self.r10 += recall(10);
+        self.hit10 += f64::from(u8::from(recall(10) > 0.0));
+    }
+
+    fn row(&self) -> [f64; 4] {
+        let n = f64::from(self.n.max(1));
+        [self.r1 / n, self.r5 / n, self.r10 / n, self.hit10 / n]
+    }
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Scores of one configuration.
+struct Run {
+    name: String,
+    by_cat: BTreeMap<u8, Score>,
+    latency_ms: Vec<f64>,
+}
+
+impl Run {
+    fn new(name: &str) -> Run {
+        Run {
+            name: name.into(),
+            by_cat: BTreeMap::new(),
+            latency_ms: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, q: &Question, ranked: &[String]) {
+        self.by_cat.entry(0).or_default().add(ranked, &q.evidence);
+        self.by_cat
+            .entry(q.category)
+            .or_default()
+            .add(ranked, &q.evidence);
+    }
+
+    fn print(&self) {
+        let mut lat = self.latency_ms.clone();
+        let (p50, p95) = (percentile(&mut lat, 0.5), percentile(&mut lat, 0.95));
+        println!("\n## {}", self.name);
+        println!("| category | n | R@1 | R@5 | R@10 | hit@10 |");
+        println!("|---|---|---|---|---|---|");
+        for (c, s) in &self.by_cat {
+            let name = match c {
+                0 => "all",
+                1 => "1 multi-hop",
+                2 => "2 temporal",
+                3 => "3 open-domain",
+                _ => "4 single-hop",
+            };
+            let [r1, r5, r10, h] = s.row();
+            println!(
+                "| {name} | {} | {r1:.3} | {r5:.3} | {r10:.3} | {h:.3} |",
+                s.n
+            );
+        }
+        if !lat.is_empty() {
+            println!("search latency p50 {p50:.2} ms, p95 {p95:.2} ms");
+        }
+    }
+
+    fn json(&self) -> Value {
+        let mut lat = self.latency_ms.clone();
+        let cats: Map<String, Value> = self
+            .by_cat
+            .iter()
+            .map(|(c, s)| {
+                let [r1, r5, r10, h] = s.row();
+                (
+                    c.to_string(),
+                    json!({"n": s.n, "r1": r1, "r5": r5, "r10": r10, "hit10": h}),
+                )
+            })
+            .collect();
+        json!({
+            "name": self.name,
+            "categories": cats,
+            "p50_ms": percentile(&mut lat, 0.5),
+            "p95_ms": percentile(&mut lat, 0.95),
+        })
+    }
+}
+
+/// Plain Okapi BM25 (k1 1.2, b 0.75, lowercase alphanumeric tokens, the
+/// store's English stop words) over each user's turns: the fixed baseline.
+fn bm25_baseline(turns: &[Turn], questions: &[Question]) -> Run {
+    let mut docs: HashMap<&str, (Vec<&str>, Vec<Vec<String>>)> = HashMap::new();
+    for t in turns {
+        let e = docs.entry(t.user.as_str()).or_default();
+        e.0.push(t.dia_id.as_str());
+        e.1.push(memlayer_text::tokenize(&t.text, true));
+    }
+    let mut run = Run::new("baseline: Okapi BM25 over the same texts");
+    for q in questions {
+        let (ids, toks) = &docs[q.user.as_str()];
+        let scores = memlayer_text::bm25::score_docs(&memlayer_text::tokenize(&q.text, true), toks);
+        let mut order: Vec<usize> = (0..ids.len()).filter(|&i| scores[i] > 0.0).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        let ranked: Vec<String> = order.iter().take(10).map(|&i| ids[i].to_string()).collect();
+        run.add(q, &ranked);
+    }
+    run
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let file = arg("--file").unwrap_or_else(|| {
+        memlayer_tests::repo_root()
+            .join("../shared/eval/locomo-dev.json")
+            .display()
+            .to_string()
+    });
+    let convs: usize = arg("--convs").map_or(usize::MAX, |n| n.parse().expect("--convs N"));
+    let configs = arg("--configs").unwrap_or_else(|| "default,keyword,semantic".into());
+    let (turns, questions) = load(&file, convs);
+    println!(
+        "{file}: {} turns, {} scored questions",
+        turns.len(),
+        questions.len()
+    );
+
+    let embedder: Arc<dyn Embedder> = Arc::new(
+        BertEmbedder::load(
+            &memlayer_tests::model_source("minilm"),
+            &EmbedderConfig::default(),
+        )
+        .unwrap(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = arg("--db").map_or_else(|| tmp.path().to_path_buf(), Into::into);
+    std::fs::create_dir_all(&dir).unwrap();
+    if args.iter().any(|a| a == "--lab") {
+        lab::run(embedder.as_ref(), &turns, &questions, &dir);
+        return;
+    }
+    let db = dir.join("locomo.redb");
+    let open = |search: SearchConfig| {
+        Memory::builder(&db)
+            .config(MemoryConfig {
+                durability: memlayer::Durability::None,
+                search,
+                ..MemoryConfig::default()
+            })
+            .embedder(embedder.clone())
+            .open()
+            .unwrap()
+    };
+    if !db.exists() {
+        let mem = open(SearchConfig::default());
+        let t = Instant::now();
+        for turn in &turns {
+            let mut md = Map::new();
+            md.insert("dia_id".into(), turn.dia_id.clone().into());
+            md.insert("session".into(), turn.session.into());
+            md.insert("session_date".into(), turn.date.clone().into());
+            md.insert("speaker".into(), turn.speaker.clone().into());
+            let opts = AddOptions {
+                infer: false,
+                metadata: Some(md),
+                ..AddOptions::user(&turn.user)
+            };
+            mem.add(turn.text.as_str(), &opts).unwrap();
+        }
+        mem.flush().unwrap();
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "ingest: {} adds in {s:.1} s ({:.0} memories/s)",
+            turns.len(),
+            turns.len() as f64 / s
+        );
+    }
+
+    let mut runs = vec![bm25_baseline(&turns, &questions)];
+    for name in configs.split(',') {
+        let search = match name {
+            "default" => SearchConfig::default(),
+            "keyword" => SearchConfig {
+                semantic_weight: 0.0,
+                ..SearchConfig::default()
+            },
+            "semantic" => SearchConfig {
+                semantic_weight: 1.0,
+                ..SearchConfig::default()
+            },
+            other => panic!("--configs: unknown configuration {other}"),
+        };
+        let label = format!(
+            "memlayer {name} (semantic_weight {})",
+            search.semantic_weight
+        );
+        let mem = open(search);
+        let mut run = Run::new(&label);
+        for q in &questions {
+            let opts = SearchOptions::user(&q.user).limit(10);
+            let t = Instant::now();
+            let r = mem.search(&q.text, &opts).unwrap();
+            run.latency_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let ranked: Vec<String> = r
+                .results
+                .iter()
+                .filter_map(|m| m.metadata.get("dia_id")?.as_str().map(String::from))
+                .collect();
+            run.add(q, &ranked);
+        }
+        runs.push(run);
+    }
+    for r in &runs {
+        r.print();
+    }
+    if let Some(out) = arg("--json") {
+        let v: Vec<Value> = runs.iter().map(Run::json).collect();
+        std::fs::write(&out, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    }
+}
