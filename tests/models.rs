@@ -53,7 +53,12 @@ fn minilm_matches_independent_reference() {
     let texts: Vec<&str> = r.cases.iter().map(|c| c.text.as_str()).collect();
     // One batch mixing every length (padding + attention mask are exercised)…
     let batched = e.embed_batch(&texts).unwrap();
+    assert!(
+        e.has_fast_path(),
+        "MiniLM must take the single-text fast path"
+    );
     let mut worst = (f64::MAX, String::new());
+    let mut worst_single = f64::MAX;
     for (case, got) in r.cases.iter().zip(&batched) {
         assert_eq!(
             e.token_count(&case.text).unwrap(),
@@ -65,8 +70,9 @@ fn minilm_matches_independent_reference() {
         if c < worst.0 {
             worst = (c, case.text.chars().take(40).collect());
         }
-        // …and each text alone must give the same vector.
+        // …and each text alone (the fast path) must give the same vector.
         let single = e.embed(&case.text).unwrap();
+        worst_single = worst_single.min(cos64(&single, &case.embedding));
         assert!(
             cosine(&single, got) > 0.99999,
             "batched vs single differ for {:?}",
@@ -88,6 +94,27 @@ fn minilm_matches_independent_reference() {
         worst.0,
         worst.1
     );
+    eprintln!("fast path vs reference: worst cosine {worst_single:.9}");
+    assert!(
+        worst_single >= 0.9999,
+        "fast path worst cosine {worst_single}"
+    );
+    // The Candle path for single texts, when asked for, agrees as well.
+    let dir = require(CachedModel::MINILM_L6_V2);
+    let slow = BertEmbedder::load_dir(
+        &dir,
+        &EmbedderConfig {
+            candle_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(!slow.has_fast_path());
+    for case in r.cases.iter().take(8) {
+        let a = slow.embed(&case.text).unwrap();
+        let b = e.embed(&case.text).unwrap();
+        assert!(cos64(&a, &b) > 0.99999, "{:?}", case.text);
+    }
     assert!(
         r.cases.iter().any(|c| c.tokens == 256),
         "fixture must include a truncated case"

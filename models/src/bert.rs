@@ -13,6 +13,7 @@ use tokenizers::{
 
 use crate::embed::{Embedder, Fnv64};
 use crate::error::{ModelError, Result};
+use crate::small_encoder::{Shape, SmallEncoder};
 use crate::source::ModelSource;
 
 /// How token vectors are pooled into one sentence vector
@@ -56,6 +57,9 @@ pub struct EmbedderConfig {
     pub max_batch: Option<usize>,
     /// Override the model id (normally a fingerprint of config and weights).
     pub model_id: Option<String>,
+    /// Run single texts through Candle too, instead of the single-sequence
+    /// fast path (for comparisons; the results agree to cosine ≥ 0.9999).
+    pub candle_only: bool,
 }
 
 /// A BERT-family sentence embedder running on Candle (CPU).
@@ -75,6 +79,8 @@ pub struct EmbedderConfig {
 /// ```
 pub struct BertEmbedder {
     model: BertModel,
+    /// The single-text path (`None`: an architecture it does not cover).
+    fast: Option<SmallEncoder>,
     tokenizer: Tokenizer,
     device: Device,
     dims: usize,
@@ -291,6 +297,11 @@ impl BertEmbedder {
                 fingerprint
             )
         });
+        let fast = if config.candle_only {
+            None
+        } else {
+            fast_path(&cfg_bytes, &weights)
+        };
         let vb =
             VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).map_err(|e| {
                 ModelError::Corrupt {
@@ -302,9 +313,10 @@ impl BertEmbedder {
             path: st_path.clone(),
             reason: format!("weights do not match config.json: {e}"),
         })?;
-        tracing::debug!(dir = %dir.display(), dims, max_seq_length, pooling = pooling.as_str(), normalize, "loaded BERT embedder");
+        tracing::debug!(dir = %dir.display(), dims, max_seq_length, pooling = pooling.as_str(), normalize, fast_path = fast.is_some(), "loaded BERT embedder");
         Ok(BertEmbedder {
             model,
+            fast,
             tokenizer,
             device,
             dims,
@@ -411,10 +423,104 @@ impl BertEmbedder {
     }
 }
 
+/// The fast path's shape from `config.json`, when it covers the model: a
+/// BERT with absolute positions and exact-GELU activations.
+fn fast_path(cfg_bytes: &[u8], weights: &[u8]) -> Option<SmallEncoder> {
+    let v: serde_json::Value = serde_json::from_slice(cfg_bytes).ok()?;
+    let s = |k: &str| v.get(k).and_then(serde_json::Value::as_str);
+    let n = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|x| usize::try_from(x).ok())
+    };
+    let covered = s("model_type").is_none_or(|t| t == "bert")
+        && s("hidden_act").is_none_or(|a| a == "gelu")
+        && s("position_embedding_type").is_none_or(|p| p == "absolute");
+    let (Some(hidden), Some(heads), Some(inter), Some(layers), Some(max_pos)) = (
+        n("hidden_size"),
+        n("num_attention_heads"),
+        n("intermediate_size"),
+        n("num_hidden_layers"),
+        n("max_position_embeddings"),
+    ) else {
+        return None;
+    };
+    if !covered {
+        return None;
+    }
+    let eps = v
+        .get("layer_norm_eps")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(1e-12);
+    let shape = Shape {
+        hidden,
+        heads,
+        inter,
+        layers,
+        eps,
+        max_pos,
+    };
+    SmallEncoder::load(weights, &shape)
+}
+
+impl BertEmbedder {
+    /// Whether single texts take the fast path (see `small_encoder`).
+    pub fn has_fast_path(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    /// One text through the fast path: hidden states, pooled, normalised.
+    fn embed_one_fast(&self, fast: &SmallEncoder, ids: &[u32]) -> Result<Vec<f32>> {
+        let h = self.dims;
+        let x = fast.forward(ids)?;
+        let n = ids.len();
+        let mut v = vec![0f32; h];
+        match self.pooling {
+            Pooling::Cls => v.copy_from_slice(&x[..h]),
+            Pooling::Max => {
+                v.copy_from_slice(&x[..h]);
+                for row in x.chunks(h).skip(1) {
+                    for (a, &b) in v.iter_mut().zip(row) {
+                        *a = a.max(b);
+                    }
+                }
+            }
+            Pooling::Mean | Pooling::MeanSqrtLen => {
+                for row in x.chunks(h) {
+                    for (a, &b) in v.iter_mut().zip(row) {
+                        *a += b;
+                    }
+                }
+                let div = if self.pooling == Pooling::Mean {
+                    n as f32
+                } else {
+                    (n as f32).sqrt()
+                };
+                v.iter_mut().for_each(|a| *a /= div);
+            }
+        }
+        if self.normalize {
+            let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt().max(1e-12);
+            v.iter_mut().for_each(|a| *a /= norm);
+        }
+        Ok(v)
+    }
+}
+
 impl Embedder for BertEmbedder {
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
+        }
+        if let ([text], Some(fast)) = (texts, self.fast.as_ref()) {
+            let enc = self
+                .tokenizer
+                .encode(*text, true)
+                .map_err(|e| ModelError::Inference {
+                    backend: "tokenizers",
+                    reason: e.to_string(),
+                })?;
+            return Ok(vec![self.embed_one_fast(fast, enc.get_ids())?]);
         }
         let encodings = self
             .tokenizer

@@ -32,6 +32,7 @@ mod embed;
 mod error;
 #[cfg(feature = "llama")]
 mod llama;
+mod small_encoder;
 mod source;
 
 pub use bert::{BertEmbedder, EmbedderConfig, Pooling};

@@ -272,13 +272,23 @@ fn main() {
         questions.len()
     );
 
-    let embedder: Arc<dyn Embedder> = Arc::new(
-        BertEmbedder::load(
-            &memlayer_tests::model_source("minilm"),
-            &EmbedderConfig::default(),
-        )
-        .unwrap(),
-    );
+    let bert = BertEmbedder::load(
+        &memlayer_tests::model_source("minilm"),
+        &EmbedderConfig::default(),
+    )
+    .unwrap();
+    if std::env::var_os("LOCOMO_TOKTIME").is_some() {
+        let mut ms: Vec<f64> = questions
+            .iter()
+            .map(|q| {
+                let t = Instant::now();
+                bert.token_count(&q.text).unwrap();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        println!("tokenize p50 {:.3} ms", percentile(&mut ms, 0.5));
+    }
+    let embedder: Arc<dyn Embedder> = Arc::new(bert);
     let tmp = tempfile::tempdir().unwrap();
     let dir = arg("--db").map_or_else(|| tmp.path().to_path_buf(), Into::into);
     std::fs::create_dir_all(&dir).unwrap();
@@ -323,6 +333,19 @@ fn main() {
         );
     }
 
+    let mut emb_ms: Vec<f64> = questions
+        .iter()
+        .map(|q| {
+            let t = Instant::now();
+            embedder.embed(&q.text).unwrap();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    println!(
+        "query embedding alone: p50 {:.2} ms, p95 {:.2} ms",
+        percentile(&mut emb_ms, 0.5),
+        percentile(&mut emb_ms, 0.95)
+    );
     let mut runs = vec![bm25_baseline(&turns, &questions)];
     for name in configs.split(',') {
         let search = match name {
