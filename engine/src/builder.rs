@@ -102,6 +102,7 @@ impl MemoryBuilder {
             self.config.hnsw_params(),
             self.config.index.snapshot,
         )?;
+        let query_cache = self.config.search.query_cache;
         let chat = OnceLock::new();
         if let Some(c) = self.chat {
             let _ = chat.set(c);
@@ -121,6 +122,7 @@ impl MemoryBuilder {
                 supersede_prior: OnceLock::new(),
                 fact_check_prior: OnceLock::new(),
                 attribute_prior: OnceLock::new(),
+                query_cache: crate::search::QueryCache::new(query_cache),
             }),
         })
     }

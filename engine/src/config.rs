@@ -182,6 +182,8 @@ pub struct SearchConfig {
     /// of the BM25 score of the memory stored just before it in the scope
     /// (a conversation's previous turn); 0 turns it off.
     pub context_weight: f32,
+    /// Recent query embeddings kept in memory (0: no cache).
+    pub query_cache: usize,
     /// Recency weighting: half-life in days (`None`: off).
     pub recency_half_life_days: Option<f64>,
     /// Share of the fused score subject to recency decay (0..=1).
@@ -195,6 +197,7 @@ impl Default for SearchConfig {
             semantic_weight: 0.4,
             bm25_k: 4.0,
             context_weight: 0.5,
+            query_cache: 256,
             recency_half_life_days: None,
             recency_weight: 0.2,
         }

@@ -39,6 +39,8 @@ pub(crate) struct Inner {
     pub(crate) fact_check_prior: OnceLock<Vec<f32>>,
     /// Calibration prior of the attribution check (`reconcile.attribute`).
     pub(crate) attribute_prior: OnceLock<Vec<f32>>,
+    /// Recent query embeddings (`search.query_cache`).
+    pub(crate) query_cache: crate::search::QueryCache,
 }
 
 impl Drop for Inner {

@@ -1,7 +1,8 @@
 //! The `search` pipeline:
 //!
 //! 1. check the options; narrow the scope by the filter's scope equalities;
-//! 2. embed the query;
+//! 2. embed the query (or take it from the cache of recent queries,
+//!    `search.query_cache`);
 //! 3. candidates: scoped HNSW hits (the beam widens while post-filters
 //!    reject hits) ∪ scoped BM25 hits from the store (query words match by
 //!    stem; each memory also scores `context_weight` × the BM25 of the
@@ -11,6 +12,7 @@
 //!    cut to `limit`, then the optional reranker;
 //! 5. graph memory on: the query's `relations` (`crate::graph`).
 
+mod cache;
 mod fuse;
 mod rank;
 
@@ -19,6 +21,7 @@ use std::collections::HashMap;
 use memlayer_store::{Filter, KeywordOptions, Memory as Record, Scope, Timestamp};
 use uuid::Uuid;
 
+pub(crate) use self::cache::QueryCache;
 pub use self::fuse::fuse;
 use crate::error::Result;
 use crate::memory::Memory;
@@ -43,7 +46,11 @@ impl Memory {
         let Some(scope) = narrow_scope(&full_scope, filter.as_ref()) else {
             return Ok(SearchResult::default());
         };
-        let qv = self.inner.embedder.embed(query)?;
+        let embedder = &self.inner.embedder;
+        let qv = self
+            .inner
+            .query_cache
+            .get_or_embed(query, |q| embedder.embed(q))?;
         let cfg = &self.inner.config.search;
         let now = Timestamp::now();
         let q = Query {

@@ -12,11 +12,14 @@
 //! ```text
 //! cargo run --release -p memlayer-tests --bin locomo -- [--file LOCOMO.json]
 //!     [--db DIR] [--configs default,keyword,semantic] [--convs N] [--json OUT.json] [--lab]
+//!     [--candle-only]
 //! ```
 //!
 //! `--file` defaults to `../shared/eval/locomo-dev.json` (never copied into
 //! the repository: CC BY-NC 4.0). `--db DIR` keeps the ingested database
 //! there and reuses it on the next run (ingest only when DIR has none).
+//! `--candle-only` embeds single queries through Candle instead of the
+//! single-text fast path (for the comparison).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod lab;
@@ -274,7 +277,10 @@ fn main() {
 
     let bert = BertEmbedder::load(
         &memlayer_tests::model_source("minilm"),
-        &EmbedderConfig::default(),
+        &EmbedderConfig {
+            candle_only: args.iter().any(|a| a == "--candle-only"),
+            ..EmbedderConfig::default()
+        },
     )
     .unwrap();
     if std::env::var_os("LOCOMO_TOKTIME").is_some() {
@@ -359,6 +365,12 @@ fn main() {
                 ..SearchConfig::default()
             },
             other => panic!("--configs: unknown configuration {other}"),
+        };
+        // Every search pays its query embedding (no cache hits on repeated
+        // questions), so the latencies are those of new queries.
+        let search = SearchConfig {
+            query_cache: 0,
+            ..search
         };
         let label = format!(
             "memlayer {name} (semantic_weight {})",
