@@ -9,8 +9,8 @@
 //! of the right shape, Q/K/V are one fused projection, and each linear
 //! layer's weights are packed in 16-output panels read as sequential
 //! streams by a register-blocked microkernel (4 tokens × 16 outputs of
-//! accumulators, AVX2 + FMA where the CPU has them, a portable loop
-//! otherwise); large products are split in two with `rayon::join`.
+//! accumulators; f16 weights on AVX2 + FMA + F16C where the CPU has them,
+//! f32 weights and a portable loop otherwise); large products are split in two with `rayon::join`.
 //!
 //! Same arithmetic as the Candle path (f32 throughout, exact-erf GELU,
 //! LayerNorm with the model's epsilon); the tests check it against Candle
@@ -374,13 +374,13 @@ impl Linear {
         }
     }
 
-    /// Whether [`Linear::kernel`] takes a SIMD path (4 rows at a time).
+    /// Whether [`Linear::kernel`] takes the SIMD path (4 rows at a time).
     fn simd(&self) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        if matches!(self.packed, Packed::F16(_)) || avx2() {
-            return true;
+        match self.packed {
+            Packed::F32(_) => false,
+            #[cfg(target_arch = "x86_64")]
+            Packed::F16(_) => true,
         }
-        false
     }
 
     /// Up to 4 rows of `x` (each `k` long; exactly 4 on a SIMD path) times
@@ -392,13 +392,6 @@ impl Linear {
         match &self.packed {
             Packed::F32(panels) => {
                 let panel = &panels[p * k * PANEL..(p + 1) * k * PANEL];
-                #[cfg(target_arch = "x86_64")]
-                if rows == ROWS && avx2() {
-                    // SAFETY: AVX2 and FMA are present; x holds 4·k and
-                    // the panel 16·k values.
-                    unsafe { panel_avx2(x, k, panel, &mut acc) };
-                    return acc;
-                }
                 panel_portable(x, k, rows.min(ROWS), panel, &mut acc);
             }
             #[cfg(target_arch = "x86_64")]
@@ -412,11 +405,6 @@ impl Linear {
         }
         acc
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn avx2() -> bool {
-    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
 
 /// f32 → IEEE half (round to nearest even), 8 at a time.
@@ -437,7 +425,9 @@ unsafe fn to_f16(src: &[f32], dst: &mut [u16]) {
     }
 }
 
-/// [`panel_avx2`] on f16 panels, widened in registers.
+/// The microkernel on AVX2 + FMA + F16C: 8 accumulators (4 rows × 2
+/// vectors of 8 lanes); per input step two f16 weight loads widened to
+/// f32, four broadcasts, 8 FMAs.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C; `x.len() >= 4·k` and
@@ -472,7 +462,7 @@ unsafe fn panel_avx2_f16(x: &[f32], k: usize, panel: &[u16], acc: &mut [[f32; PA
     }
 }
 
-/// The portable microkernel (any CPU; also the 1–3 row remainder).
+/// The portable microkernel (f32 panels: CPUs without AVX2/FMA/F16C).
 fn panel_portable(x: &[f32], k: usize, rows: usize, panel: &[f32], acc: &mut [[f32; PANEL]; ROWS]) {
     for (j, w) in panel.chunks_exact(PANEL).take(k).enumerate() {
         for (r, a) in acc.iter_mut().enumerate().take(rows) {
@@ -480,42 +470,6 @@ fn panel_portable(x: &[f32], k: usize, rows: usize, panel: &[f32], acc: &mut [[f
             for (av, &wv) in a.iter_mut().zip(w) {
                 *av = xv.mul_add(wv, *av);
             }
-        }
-    }
-}
-
-/// The microkernel on AVX2 + FMA: 8 accumulators (4 rows × 2 vectors of
-/// 8 lanes); per input step two weight loads, four broadcasts, 8 FMAs.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA; `x.len() >= 4·k` and
-/// `panel.len() >= 16·k`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn panel_avx2(x: &[f32], k: usize, panel: &[f32], acc: &mut [[f32; PANEL]; ROWS]) {
-    use std::arch::x86_64::*;
-    let z = _mm256_setzero_ps();
-    let mut c = [[z; 2]; ROWS];
-    let (xp, wp) = (x.as_ptr(), panel.as_ptr());
-    for j in 0..k {
-        // SAFETY: j < k, so 16·j + 16 ≤ 16·k ≤ panel.len() and
-        // r·k + j < 4·k ≤ x.len() (the caller's bounds).
-        unsafe {
-            let w = wp.add(j * PANEL);
-            let w0 = _mm256_loadu_ps(w);
-            let w1 = _mm256_loadu_ps(w.add(8));
-            for (r, cr) in c.iter_mut().enumerate() {
-                let xv = _mm256_set1_ps(*xp.add(r * k + j));
-                cr[0] = _mm256_fmadd_ps(xv, w0, cr[0]);
-                cr[1] = _mm256_fmadd_ps(xv, w1, cr[1]);
-            }
-        }
-    }
-    for (a, cr) in acc.iter_mut().zip(&c) {
-        // SAFETY: `a` is 16 writable f32.
-        unsafe {
-            _mm256_storeu_ps(a.as_mut_ptr(), cr[0]);
-            _mm256_storeu_ps(a.as_mut_ptr().add(8), cr[1]);
         }
     }
 }

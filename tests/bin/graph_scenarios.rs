@@ -110,13 +110,8 @@ fn pairs(embedder: &dyn Embedder) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let args = memlayer_tests::Args::from_env();
+    let arg = |name: &str| args.value(name);
     let embedder: Arc<dyn Embedder> = Arc::new(
         BertEmbedder::load(
             &memlayer_tests::model_source("minilm"),
@@ -124,13 +119,13 @@ fn main() {
         )
         .unwrap(),
     );
-    if args.iter().any(|a| a == "--pairs") {
+    if args.flag("--pairs") {
         pairs(embedder.as_ref());
         return;
     }
     let chat_name = arg("--chat").unwrap_or_else(|| "qwen".into());
     let only = arg("--only");
-    let verbose = args.iter().any(|a| a == "--verbose");
+    let verbose = args.flag("--verbose");
     let file = memlayer_tests::repo_root().join("tests/scenarios/graph.json");
     let data: File = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let chat: Arc<dyn ChatModel> = Arc::new(

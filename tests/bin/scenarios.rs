@@ -61,21 +61,13 @@ struct Outcome {
 
 fn main() {
     // RUST_LOG=memlayer=debug shows each classified pair and its scores.
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    memlayer_tests::init_tracing();
+    let args = memlayer_tests::Args::from_env();
+    let arg = |name: &str| args.value(name);
     let chat_name = arg("--chat").unwrap_or_else(|| "qwen".into());
     let only = arg("--only");
-    let verbose = args.iter().any(|a| a == "--verbose");
-    let prefix_cache = !args.iter().any(|a| a == "--no-prefix-cache");
+    let verbose = args.flag("--verbose");
+    let prefix_cache = !args.flag("--no-prefix-cache");
     let limit: usize = arg("--limit").map_or(usize::MAX, |n| n.parse().expect("--limit N"));
     let json_out = arg("--json");
     let floor: f32 = arg("--candidate-min-similarity").map_or(
@@ -138,9 +130,9 @@ fn main() {
                 durability: memlayer::Durability::None,
                 reconcile: memlayer::ReconcileConfig {
                     method,
-                    calibrate: !args.iter().any(|a| a == "--no-calibrate"),
-                    fact_check: !args.iter().any(|a| a == "--no-fact-check"),
-                    attribute: !args.iter().any(|a| a == "--no-attribute"),
+                    calibrate: !args.flag("--no-calibrate"),
+                    fact_check: !args.flag("--no-fact-check"),
+                    attribute: !args.flag("--no-attribute"),
                     candidate_min_similarity: floor,
                     ..Default::default()
                 },

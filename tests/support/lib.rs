@@ -82,3 +82,36 @@ pub fn model_source(s: &str) -> memlayer_models::ModelSource {
         None => memlayer_models::ModelSource::Path(s.into()),
     }
 }
+
+/// Logs to stderr, filtered by `RUST_LOG` (for the measurement binaries).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// The command line of a measurement binary: `--name VALUE` options and
+/// `--flag` switches.
+pub struct Args(Vec<String>);
+
+impl Args {
+    /// This process's arguments.
+    pub fn from_env() -> Args {
+        Args(std::env::args().skip(1).collect())
+    }
+
+    /// The value after `name`, if given.
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| self.0.get(i + 1))
+            .cloned()
+    }
+
+    /// Whether the switch `name` is given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.0.iter().any(|a| a == name)
+    }
+}

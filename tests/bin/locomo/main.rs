@@ -249,17 +249,9 @@ fn bm25_baseline(turns: &[Turn], questions: &[Question]) -> Run {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    memlayer_tests::init_tracing();
+    let args = memlayer_tests::Args::from_env();
+    let arg = |name: &str| args.value(name);
     let file = arg("--file").unwrap_or_else(|| {
         memlayer_tests::repo_root()
             .join("../shared/eval/locomo-dev.json")
@@ -278,7 +270,7 @@ fn main() {
     let bert = BertEmbedder::load(
         &memlayer_tests::model_source("minilm"),
         &EmbedderConfig {
-            candle_only: args.iter().any(|a| a == "--candle-only"),
+            candle_only: args.flag("--candle-only"),
             ..EmbedderConfig::default()
         },
     )
@@ -298,7 +290,7 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = arg("--db").map_or_else(|| tmp.path().to_path_buf(), Into::into);
     std::fs::create_dir_all(&dir).unwrap();
-    if args.iter().any(|a| a == "--lab") {
+    if args.flag("--lab") {
         lab::run(embedder.as_ref(), &turns, &questions, &dir);
         return;
     }
