@@ -245,6 +245,12 @@ pub(crate) fn sorted(scores: HashMap<Uuid, f32>) -> Vec<(Uuid, f32)> {
     out
 }
 
+/// Reads stats for a stats key.
+pub(crate) fn read_stats(txn: &ReadTransaction, key: &[u8]) -> Result<Option<(u64, u64)>> {
+    let t = txn.open_table(KW_STATS)?;
+    Ok(t.get(key)?.map(|v| decode_stats(v.value())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,10 +274,4 @@ mod tests {
         let order: Vec<Uuid> = sorted(s).into_iter().map(|x| x.0).collect();
         assert_eq!(order, [a, b, c]);
     }
-}
-
-/// Reads stats for a stats key.
-pub(crate) fn read_stats(txn: &ReadTransaction, key: &[u8]) -> Result<Option<(u64, u64)>> {
-    let t = txn.open_table(KW_STATS)?;
-    Ok(t.get(key)?.map(|v| decode_stats(v.value())))
 }
