@@ -63,16 +63,13 @@ impl SmallEncoder {
     /// buffer does not parse or a tensor is missing or mis-shaped (the
     /// caller then keeps the Candle path, whose loader reports the error).
     pub(crate) fn load(weights: &[u8], shape: &Shape) -> Option<SmallEncoder> {
-        if shape.heads == 0 || shape.hidden % shape.heads != 0 {
+        if shape.heads == 0 || !shape.hidden.is_multiple_of(shape.heads) {
             return None;
         }
         let tensors = candle_core::safetensors::load_buffer(weights, &Device::Cpu).ok()?;
-        let Some(prefix) = ["", "bert.", "model."]
+        let prefix = ["", "bert.", "model."]
             .into_iter()
-            .find(|p| tensors.contains_key(&format!("{p}embeddings.word_embeddings.weight")))
-        else {
-            return None;
-        };
+            .find(|p| tensors.contains_key(&format!("{p}embeddings.word_embeddings.weight")))?;
         let get = |name: &str, len: usize| -> Option<Vec<f32>> {
             get_tensor(&tensors, &format!("{prefix}{name}"), len)
         };
@@ -503,7 +500,9 @@ fn gelu(x: f32) -> f32 {
 }
 
 /// Error function, |error| < 1.2e-7 (Numerical Recipes' `erfc` Chebyshev
-/// fit; evaluated in f32, which keeps |error| < 4e-7).
+/// fit; evaluated in f32, which keeps |error| < 4e-7). The published
+/// coefficients are kept digit for digit.
+#[allow(clippy::excessive_precision)]
 fn erf(x: f32) -> f32 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
