@@ -103,6 +103,12 @@ fn build_db(
     let mem = Memory::builder(&path)
         .config(MemoryConfig {
             durability: Durability::None,
+            // The 200 queries repeat: without this every round after the
+            // first would skip the query embedding.
+            search: memlayer::SearchConfig {
+                query_cache: 0,
+                ..memlayer::SearchConfig::default()
+            },
             ..MemoryConfig::default()
         })
         .embedder(emb.clone())

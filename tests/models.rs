@@ -51,7 +51,8 @@ fn minilm_matches_independent_reference() {
     assert_eq!(e.dims(), 384);
     assert_eq!(e.max_seq_length(), r.max_seq_length);
     let texts: Vec<&str> = r.cases.iter().map(|c| c.text.as_str()).collect();
-    // One batch mixing every length (padding + attention mask are exercised)…
+    // One batch mixing every length (on the fast path: one text per
+    // worker, no padding)…
     let batched = e.embed_batch(&texts).unwrap();
     assert!(
         e.has_fast_path(),
@@ -114,6 +115,13 @@ fn minilm_matches_independent_reference() {
         let a = slow.embed(&case.text).unwrap();
         let b = e.embed(&case.text).unwrap();
         assert!(cos64(&a, &b) > 0.99999, "{:?}", case.text);
+    }
+    // Candle's padded batch (padding + attention mask exercised) matches
+    // the reference and the fast path's batch.
+    let padded = slow.embed_batch(&texts).unwrap();
+    for ((case, a), b) in r.cases.iter().zip(&padded).zip(&batched) {
+        assert!(cos64(a, &case.embedding) >= 0.9999, "{:?}", case.text);
+        assert!(cos64(a, b) > 0.99999, "{:?}", case.text);
     }
     assert!(
         r.cases.iter().any(|c| c.tokens == 256),

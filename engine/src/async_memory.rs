@@ -6,9 +6,9 @@ use std::io::{BufRead, Write};
 
 use crate::error::{MemoryError, Result};
 use crate::{
-    AddOptions, AddResult, DeleteAllReport, GetAllOptions, HistoryEvent, Memory, MemoryItem,
-    MemoryPage, Messages, Relation, RelationRecord, Scope, SearchOptions, SearchResult,
-    TransferStats, UpdateOptions, VerifyReport,
+    AddOptions, AddResult, BulkMemory, BulkResult, DeleteAllReport, GetAllOptions, HistoryEvent,
+    Memory, MemoryItem, MemoryPage, Messages, Relation, RelationRecord, Scope, SearchOptions,
+    SearchResult, TransferStats, UpdateOptions, VerifyReport,
 };
 
 /// Async wrapper of a [`Memory`]; cheap to clone.
@@ -62,6 +62,12 @@ impl AsyncMemory {
         let m = self.inner.clone();
         let messages = messages.into();
         blocking(move || m.add(messages, &opts)).await
+    }
+
+    /// See [`Memory::add_many`].
+    pub async fn add_many(&self, items: Vec<BulkMemory>) -> Result<BulkResult> {
+        let m = self.inner.clone();
+        blocking(move || m.add_many(&items)).await
     }
 
     /// See [`Memory::search`].

@@ -100,6 +100,18 @@ pub enum MemoryError {
     /// The operation was cancelled before it finished.
     #[error("cancelled: {0}")]
     Cancelled(String),
+    /// [`crate::Memory::add_many`] failed after committing some items: the
+    /// first `stored` items are in the store, the rest are not.
+    #[error("bulk add stopped after storing the first {stored} of {total} items")]
+    BulkInterrupted {
+        /// Leading items committed.
+        stored: usize,
+        /// Items asked for.
+        total: usize,
+        /// What failed.
+        #[source]
+        source: Box<MemoryError>,
+    },
 }
 
 impl MemoryError {
@@ -115,6 +127,7 @@ impl MemoryError {
             MemoryError::Index(_) => ErrorCode::Index,
             MemoryError::Conflict(_) => ErrorCode::Conflict,
             MemoryError::Cancelled(_) => ErrorCode::Cancelled,
+            MemoryError::BulkInterrupted { source, .. } => source.code(),
         }
     }
 
@@ -137,6 +150,9 @@ impl MemoryError {
 
     /// What the caller can do about it.
     pub fn suggestion(&self) -> &'static str {
+        if let MemoryError::BulkInterrupted { .. } = self {
+            return "the leading items the message counts are stored: fix the cause and add only the remaining items (for a JSONL file, the lines after them)";
+        }
         match self.code() {
             ErrorCode::Validation => {
                 "fix the input named in the message and retry; nothing was changed"

@@ -49,6 +49,7 @@ mod types;
 mod validate;
 mod vectors;
 
+pub use add::{BULK_COMMIT_SIZE, BulkMemory, BulkResult};
 #[cfg(feature = "tokio")]
 pub use async_memory::AsyncMemory;
 pub use builder::MemoryBuilder;

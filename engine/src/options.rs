@@ -7,7 +7,7 @@
 //! Deserialising rejects unknown fields (a misspelt option is an error, not
 //! a silent default).
 
-use memlayer_store::Scope;
+use memlayer_store::{Scope, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -65,6 +65,11 @@ macro_rules! scoped_options {
 /// let back: AddOptions = serde_json::from_value(json).unwrap();
 /// assert_eq!(back, o);
 /// assert!(serde_json::from_str::<AddOptions>(r#"{"user_id": "a", "infre": false}"#).is_err());
+/// // Mem0's `timestamp`: Unix seconds or RFC 3339.
+/// let t: AddOptions = serde_json::from_str(r#"{"user_id": "a", "timestamp": 1683554160}"#).unwrap();
+/// assert_eq!(t.timestamp.unwrap().to_string(), "2023-05-08T13:56:00.000000Z");
+/// assert_eq!(serde_json::from_value::<AddOptions>(serde_json::to_value(&t).unwrap()).unwrap(), t);
+/// assert!(serde_json::from_str::<AddOptions>(r#"{"user_id": "a", "timestamp": "May 8"}"#).is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(from = "AddOptionsWire")]
@@ -87,6 +92,12 @@ pub struct AddOptions {
     /// RFC 3339 expiry of the created memories (hidden from search after).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expiration_date: Option<String>,
+    /// When the messages were said (Mem0's `timestamp`): the `created_at`
+    /// of the memories this call creates, so an imported conversation
+    /// keeps its real dates. JSON takes Unix seconds or RFC 3339. Unset:
+    /// now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamp>,
 }
 
 impl Default for AddOptions {
@@ -98,6 +109,7 @@ impl Default for AddOptions {
             memory_type: None,
             prompt: None,
             expiration_date: None,
+            timestamp: None,
         }
     }
 }
@@ -130,6 +142,39 @@ impl AddOptions {
         self.expiration_date = Some(t.into());
         self
     }
+    /// Sets when the messages were said (see [`AddOptions::timestamp`]).
+    pub fn timestamp(mut self, t: Timestamp) -> Self {
+        self.timestamp = Some(t);
+        self
+    }
+}
+
+/// Mem0's `timestamp` on the wire: Unix seconds or an RFC 3339 string.
+pub(crate) mod wire_time {
+    use memlayer_store::Timestamp;
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Secs(i64),
+        Text(String),
+    }
+
+    /// Deserialises an optional timestamp from either form.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Timestamp>, D::Error> {
+        match Option::<Wire>::deserialize(d)? {
+            None => Ok(None),
+            Some(Wire::Secs(s)) => Timestamp::from_unix_seconds(s)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            Some(Wire::Text(t)) => Timestamp::parse_rfc3339(&t)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -143,6 +188,8 @@ struct AddOptionsWire {
     memory_type: Option<String>,
     prompt: Option<String>,
     expiration_date: Option<String>,
+    #[serde(deserialize_with = "wire_time::deserialize")]
+    timestamp: Option<Timestamp>,
 }
 
 impl From<AddOptionsWire> for AddOptions {
@@ -158,6 +205,7 @@ impl From<AddOptionsWire> for AddOptions {
             memory_type: w.memory_type,
             prompt: w.prompt,
             expiration_date: w.expiration_date,
+            timestamp: w.timestamp,
         }
     }
 }

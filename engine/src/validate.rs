@@ -118,6 +118,8 @@ pub(crate) struct AddCtx {
     pub(crate) scope: Scope,
     pub(crate) metadata: Map<String, Value>,
     pub(crate) expiration: Option<Timestamp>,
+    /// The caller-given `created_at` of new memories (`None`: commit time).
+    pub(crate) created_at: Option<Timestamp>,
 }
 
 impl AddCtx {
@@ -138,6 +140,7 @@ impl AddCtx {
             scope,
             metadata,
             expiration,
+            created_at: opts.timestamp,
         })
     }
 }

@@ -1201,3 +1201,97 @@ fn facts_about_the_one_other_person_named_are_rewritten_to_name_them() {
         assert_eq!(chat.requests().len(), 1, "{msg}: only the extraction");
     }
 }
+
+#[test]
+fn a_caller_given_timestamp_is_the_created_at_of_raw_and_inferred_memories() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, _) = open(dir.path(), &[r#"{"facts": ["Went to a support group"]}"#]);
+    let t = memlayer::store::Timestamp::from_unix_seconds(1_683_554_160).unwrap();
+    let verbatim = mem
+        .add(
+            "Caroline: I went to a support group",
+            &AddOptions::user("u").infer(false).timestamp(t),
+        )
+        .unwrap();
+    let inferred = mem
+        .add(
+            "I went to a support group yesterday",
+            &AddOptions::user("v").timestamp(t),
+        )
+        .unwrap();
+    for r in [&verbatim, &inferred] {
+        let m = mem.get(&r.results[0].id).unwrap().unwrap();
+        assert_eq!(m.created_at, "2023-05-08T13:56:00.000000Z");
+        assert_ne!(m.updated_at, m.created_at, "updated_at is the commit time");
+    }
+    // An old memory sorts after a new one in get_all (newest first).
+    let now = raw(&mem, "u", "today's note");
+    let order: Vec<String> = mem
+        .get_all(&GetAllOptions::user("u"))
+        .unwrap()
+        .results
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(order, vec![now, verbatim.results[0].id.clone()]);
+}
+
+#[test]
+fn add_many_validates_everything_first_then_commits_in_bounded_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, _) = open(dir.path(), &[]);
+    let day = 86_400;
+    let mut items: Vec<memlayer::BulkMemory> = (0..1200)
+        .map(|i| {
+            let mut m = memlayer::BulkMemory::new(
+                format!("turn {i} about topic{}", i % 7),
+                Scope::user(format!("user{}", i % 3)),
+            );
+            m.timestamp = Some(
+                memlayer::store::Timestamp::from_unix_seconds(1_600_000_000 + i * day).unwrap(),
+            );
+            m.metadata = Some(json!({"n": i}).as_object().unwrap().clone());
+            m
+        })
+        .collect();
+    // One bad item fails the call with its position; nothing is written.
+    items[900].scope = Scope::default();
+    let e = mem.add_many(&items).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Validation);
+    assert!(e.to_string().contains("item 900"), "{e}");
+    assert!(
+        mem.get_all(&GetAllOptions::user("user0"))
+            .unwrap()
+            .results
+            .is_empty()
+    );
+
+    items[900].scope = Scope::user("user0");
+    items[5].role = Some("system".into());
+    let mut seen = Vec::new();
+    let r = mem
+        .add_many_with_progress(&items, |done| seen.push(done))
+        .unwrap();
+    assert_eq!(r.ids.len(), 1199);
+    assert_eq!(r.skipped, 1);
+    assert_eq!(
+        r.commits,
+        3,
+        "1200 items in batches of {}",
+        memlayer::BULK_COMMIT_SIZE
+    );
+    assert_eq!(seen, vec![512, 1024, 1200]);
+    let all = mem
+        .get_all(&GetAllOptions::user("user1").limit(1000))
+        .unwrap()
+        .results;
+    assert_eq!(all.len(), 400);
+    // Newest first by the given timestamps.
+    assert!(all[0].memory.starts_with("turn 1198 "), "{}", all[0].memory);
+    assert!(all.windows(2).all(|w| w[0].created_at > w[1].created_at));
+    let hit = mem
+        .search("turn 1198", &SearchOptions::user("user1").limit(1))
+        .unwrap();
+    assert_eq!(hit.results[0].memory, "turn 1198 about topic1");
+    assert_eq!(hit.results[0].metadata["n"], 1198);
+}

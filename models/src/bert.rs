@@ -530,6 +530,16 @@ impl Embedder for BertEmbedder {
                 reason: e.to_string(),
             })?;
         let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        if let Some(fast) = self.fast.as_ref() {
+            // One text per worker through the packed single-text path: no
+            // padding, and on this class of machine faster per text than a
+            // padded Candle batch (docs/benchmarks.md, bulk add).
+            use rayon::prelude::*;
+            return ids
+                .par_iter()
+                .map(|ids| self.embed_one_fast(fast, ids))
+                .collect();
+        }
         // Sort by length so each forward pass pads as little as possible.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| ids[i].len());

@@ -121,12 +121,20 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct AddArgs {
     /// The text to remember (one user message); `-` reads it from standard input.
-    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    #[arg(required_unless_present_any = ["file", "jsonl"], conflicts_with_all = ["file", "jsonl"])]
     pub text: Option<String>,
     /// JSON messages: a list of {role, content, name?}, one message, or a
     /// string; `-` reads standard input.
-    #[arg(short = 'f', long, value_name = "FILE")]
+    #[arg(short = 'f', long, value_name = "FILE", conflicts_with = "jsonl")]
     pub file: Option<PathBuf>,
+    /// Bulk import, no chat model: one memory per line, stored verbatim
+    /// ({"text", "user_id"?, "agent_id"?, "run_id"?, "metadata"?, "role"?,
+    /// "actor_id"?, "timestamp"? (Unix seconds or RFC 3339),
+    /// "expiration_date"?}). A line takes the ids it lacks from --user-id /
+    /// --agent-id / --run-id. Every line is checked before anything is
+    /// stored; `-` reads standard input.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["infer", "metadata", "memory_type", "prompt", "expiration_date", "timestamp"])]
+    pub jsonl: Option<PathBuf>,
     /// Extract facts with the chat model and reconcile them with existing
     /// memories (the default).
     #[arg(long, overrides_with = "no_infer")]
@@ -148,6 +156,10 @@ pub struct AddArgs {
     /// Expiry of the created memories, RFC 3339 (hidden from search after it).
     #[arg(long, value_name = "RFC3339")]
     pub expiration_date: Option<String>,
+    /// When the messages were said: the created memories' `created_at`
+    /// (RFC 3339 or Unix seconds) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub timestamp: Option<String>,
 }
 
 #[derive(Args, Debug)]

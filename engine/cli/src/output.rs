@@ -162,6 +162,22 @@ pub fn spinner(msg: impl Into<String>) -> ProgressBar {
     pb
 }
 
+/// A count progress bar on stderr; hidden when stderr is not a terminal.
+pub fn count_progress(msg: impl Into<String>, len: u64) -> ProgressBar {
+    if !interactive_stderr() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_message(msg.into());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
 /// A byte progress bar on stderr (`len` known) or a byte-counting spinner;
 /// hidden when stderr is not a terminal.
 pub fn byte_progress(msg: impl Into<String>, len: Option<u64>) -> ProgressBar {

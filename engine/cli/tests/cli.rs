@@ -768,3 +768,118 @@ fn graph_commands() {
     );
     fails(&db.run(&["graph", "show", "--json"]), 2, Some("validation"));
 }
+
+#[test]
+fn add_jsonl_imports_in_bulk_with_dates_and_names_bad_lines() {
+    if !have(CachedModel::MINILM_L6_V2) {
+        return;
+    }
+    let db = Db::new();
+    let file = db.file("history.jsonl");
+    let mut lines: Vec<String> = (0..600)
+        .map(|i| {
+            json!({
+                "text": format!("session note {i}: we talked about topic {}", i % 10),
+                "run_id": format!("s{}", i / 100),
+                "timestamp": 1_600_000_000 + i * 3600,
+                "metadata": {"n": i},
+            })
+            .to_string()
+        })
+        .collect();
+    lines.insert(10, String::new()); // blank lines are skipped
+    lines.push(
+        json!({"text": "Melanie painted a sunrise", "user_id": "mel",
+                      "timestamp": "2023-05-08T13:56:00Z", "actor_id": "Melanie"})
+        .to_string(),
+    );
+    std::fs::write(&file, lines.join("\n")).unwrap();
+
+    // A bad line fails the import before anything is stored, by line number.
+    let bad = db.file("bad.jsonl");
+    let mut with_bad = lines.clone();
+    with_bad[300] = json!({"text": "x", "user_id": "u", "timestamp": "May 8"}).to_string();
+    std::fs::write(&bad, with_bad.join("\n")).unwrap();
+    let o = db.run(&[
+        "add",
+        "-u",
+        "alice",
+        "--jsonl",
+        bad.to_str().unwrap(),
+        "--json",
+    ]);
+    fails(&o, 2, Some("validation"));
+    assert!(stderr(&o).contains("line 301 (column"), "{}", stderr(&o));
+    let mut with_bad = lines.clone();
+    with_bad[400] = json!({"text": "x", "user_id": "bad id\n"}).to_string();
+    std::fs::write(&bad, with_bad.join("\n")).unwrap();
+    let o = db.run(&[
+        "add",
+        "-u",
+        "alice",
+        "--jsonl",
+        bad.to_str().unwrap(),
+        "--json",
+    ]);
+    fails(&o, 2, Some("validation"));
+    assert!(stderr(&o).contains("line 401"), "{}", stderr(&o));
+    let o = db.run(&[
+        "add",
+        "-u",
+        "alice",
+        "--jsonl",
+        file.to_str().unwrap(),
+        "--infer",
+    ]);
+    assert_eq!(code(&o), 2, "--jsonl stores verbatim: {}", stderr(&o));
+
+    let r = db.json(&["add", "-u", "alice", "--jsonl", file.to_str().unwrap()]);
+    assert_eq!(r["added"], 601, "{r}");
+    assert_eq!(r["commits"], 2, "{r}");
+    // Lines without a scope took -u alice; their own run_id is kept beside it.
+    let page = db.json(&["list", "-u", "alice", "-r", "s5"]);
+    let items = page["results"].as_array().unwrap();
+    assert_eq!(items.len(), 100, "{page}");
+    assert_eq!(items[0]["created_at"], "2020-10-08T11:26:40.000000Z");
+    let hit = db.json(&[
+        "search",
+        "-u",
+        "mel",
+        "what did Melanie paint?",
+        "--limit",
+        "1",
+    ]);
+    assert_eq!(
+        hit["results"][0]["memory"], "Melanie painted a sunrise",
+        "{hit}"
+    );
+    assert_eq!(
+        hit["results"][0]["created_at"],
+        "2023-05-08T13:56:00.000000Z"
+    );
+    assert_eq!(hit["results"][0]["actor_id"], "Melanie");
+
+    // add --timestamp (RFC 3339 or Unix seconds)
+    let r = db.json(&[
+        "add",
+        "--no-infer",
+        "-u",
+        "bob",
+        "moved to Lisbon",
+        "--timestamp",
+        "1683554160",
+    ]);
+    let id = r["results"][0]["id"].as_str().unwrap().to_string();
+    let m = db.json(&["get", &id]);
+    assert_eq!(m["created_at"], "2023-05-08T13:56:00.000000Z", "{m}");
+    let o = db.run(&[
+        "add",
+        "--no-infer",
+        "-u",
+        "bob",
+        "x",
+        "--timestamp",
+        "yesterday",
+    ]);
+    fails(&o, 2, None);
+}

@@ -47,6 +47,7 @@ pub(crate) fn stale_targets(
 pub(crate) fn new_memory(text: String, ctx: &AddCtx, vector: Vec<f32>) -> NewMemory {
     let mut n = NewMemory::new(text, ctx.scope.clone(), vector).with_metadata(ctx.metadata.clone());
     n.expiration_date = ctx.expiration;
+    n.created_at = ctx.created_at;
     n
 }
 
@@ -206,6 +207,7 @@ mod tests {
             scope: Scope::user("u"),
             metadata: Default::default(),
             expiration: None,
+            created_at: None,
         }
     }
 

@@ -14,12 +14,14 @@
 //! the writer lock, and a conflict re-runs stages 3–5 once.
 
 mod attribute;
+mod bulk;
 mod candidates;
 mod commit;
 mod extract;
 mod reconcile;
 mod supersede;
 
+pub use self::bulk::{BULK_COMMIT_SIZE, BulkMemory, BulkResult};
 pub(crate) use self::commit::Written;
 pub(crate) use self::extract::{window_chars, windows};
 

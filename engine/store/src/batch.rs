@@ -364,7 +364,7 @@ impl<'t> Tx<'_, 't> {
             role: n.role,
             memory_type: n.memory_type,
             metadata: n.metadata,
-            created_at: self.now,
+            created_at: n.created_at.unwrap_or(self.now),
             updated_at: self.now,
             expiration_date: n.expiration_date,
             embedding_model: self.model.to_string(),

@@ -77,6 +77,10 @@ pub struct NewMemory {
     pub metadata: Map<String, Value>,
     /// Optional expiry.
     pub expiration_date: Option<Timestamp>,
+    /// When the memory came to be (an imported conversation's real date);
+    /// `None` stores the commit time. `updated_at` is always the commit
+    /// time, and list order (newest first) follows `created_at`.
+    pub created_at: Option<Timestamp>,
     /// The embedding, exactly the store's pinned dimension.
     pub vector: Vec<f32>,
 }
@@ -93,6 +97,7 @@ impl NewMemory {
             memory_type: None,
             metadata: Map::new(),
             expiration_date: None,
+            created_at: None,
             vector,
         }
     }
@@ -100,6 +105,12 @@ impl NewMemory {
     /// Sets metadata.
     pub fn with_metadata(mut self, metadata: Map<String, Value>) -> Self {
         self.metadata = metadata;
+        self
+    }
+
+    /// Sets the creation time (see [`NewMemory::created_at`]).
+    pub fn with_created_at(mut self, t: Timestamp) -> Self {
+        self.created_at = Some(t);
         self
     }
 

@@ -47,6 +47,24 @@ impl Timestamp {
         Timestamp(micros)
     }
 
+    /// From whole seconds since the Unix epoch (Mem0's `timestamp`), for
+    /// instants in years 0000..=9999.
+    ///
+    /// ```
+    /// use memlayer_store::Timestamp;
+    /// let t = Timestamp::from_unix_seconds(1_683_554_160).unwrap();
+    /// assert_eq!(t.to_string(), "2023-05-08T13:56:00.000000Z");
+    /// assert!(Timestamp::from_unix_seconds(i64::MAX).is_err());
+    /// ```
+    pub fn from_unix_seconds(secs: i64) -> Result<Self, StoreError> {
+        secs.checked_mul(MICROS_PER_SEC)
+            .filter(|m| (MIN_MICROS..=MAX_MICROS).contains(m))
+            .map(Timestamp)
+            .ok_or_else(|| StoreError::InvalidTimestamp {
+                input: secs.to_string(),
+            })
+    }
+
     /// Parses RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`); fractions
     /// beyond microseconds are truncated.
     pub fn parse_rfc3339(s: &str) -> Result<Self, StoreError> {

@@ -808,3 +808,47 @@ fn keyword_search_matches_stems_and_scores_the_previous_turn() {
     assert!((ctx[1].1 - 0.5 * ctx[0].1).abs() < 1e-5);
     assert_eq!(ctx[0].1, own[0].1);
 }
+
+#[test]
+fn caller_given_created_at_orders_lists_and_survives_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open_fast(&dir.path().join("s.redb"));
+    let old: memlayer_store::Timestamp = "2023-05-08T13:56:00Z".parse().unwrap();
+    let older: memlayer_store::Timestamp = "2022-01-01T00:00:00Z".parse().unwrap();
+    let mut b = WriteBatch::new();
+    let a = b.insert(mem("went to a support group", Scope::user("u")).with_created_at(old));
+    let c = b.insert(mem("painted a sunrise", Scope::user("u")).with_created_at(older));
+    let now = b.insert(mem("today's note", Scope::user("u")));
+    s.commit(b).unwrap();
+    let m = s.get(a).unwrap().unwrap();
+    assert_eq!(m.created_at, old);
+    assert!(m.updated_at > old, "updated_at is the commit time");
+    let h = s.history(a).unwrap();
+    assert_eq!(h[0].created_at, old);
+    // Newest first by created_at, not by insertion.
+    let ids: Vec<Uuid> = s
+        .list(&Scope::user("u"), None, &ListOptions::default())
+        .unwrap()
+        .items
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, vec![now, a, c]);
+    // An update keeps created_at; a delete finds the scope entry by it.
+    let u = s
+        .update(
+            c,
+            MemoryUpdate {
+                metadata: Some(obj(json!({"k": 1}))),
+                ..MemoryUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(u.created_at, older);
+    s.delete(c).unwrap();
+    let left = s
+        .list(&Scope::user("u"), None, &ListOptions::default())
+        .unwrap()
+        .items;
+    assert_eq!(left.iter().map(|m| m.id).collect::<Vec<_>>(), vec![now, a]);
+}

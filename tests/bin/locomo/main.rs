@@ -12,14 +12,17 @@
 //! ```text
 //! cargo run --release -p memlayer-tests --bin locomo -- [--file LOCOMO.json]
 //!     [--db DIR] [--configs default,keyword,semantic] [--convs N] [--json OUT.json] [--lab]
-//!     [--candle-only]
+//!     [--candle-only] [--compare-ingest]
 //! ```
 //!
 //! `--file` defaults to `../shared/eval/locomo-dev.json` (never copied into
 //! the repository: CC BY-NC 4.0). `--db DIR` keeps the ingested database
 //! there and reuses it on the next run (ingest only when DIR has none).
 //! `--candle-only` embeds single queries through Candle instead of the
-//! single-text fast path (for the comparison).
+//! single-text fast path (for the comparison). Turns are ingested with
+//! `add_many` (their session date as `created_at`); `--compare-ingest`
+//! first ingests them one `add` per turn into a scratch database and
+//! prints both rates (both fsync every commit, the default durability).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod lab;
@@ -29,7 +32,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use memlayer::models::{BertEmbedder, Embedder, EmbedderConfig};
-use memlayer::{AddOptions, Memory, MemoryConfig, SearchConfig, SearchOptions};
+use memlayer::store::Timestamp;
+use memlayer::{AddOptions, BulkMemory, Memory, MemoryConfig, Scope, SearchConfig, SearchOptions};
 use serde_json::{Map, Value, json};
 
 /// One stored turn.
@@ -248,6 +252,84 @@ fn bm25_baseline(turns: &[Turn], questions: &[Question]) -> Run {
     run
 }
 
+/// A LOCOMO session date ("1:56 pm on 8 May, 2023") as a timestamp.
+fn session_time(s: &str) -> Option<Timestamp> {
+    let (time, date) = s.trim().split_once(" on ")?;
+    let (hm, half) = time.trim().split_once(' ')?;
+    let (h, m) = hm.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    let h = match half.to_ascii_lowercase().as_str() {
+        "am" => h % 12,
+        "pm" => h % 12 + 12,
+        _ => return None,
+    };
+    let mut parts = date.split([' ', ',']).filter(|p| !p.is_empty());
+    let day: u32 = parts.next()?.parse().ok()?;
+    let name = parts.next()?;
+    let month = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+    .iter()
+    .position(|n| n.eq_ignore_ascii_case(name))?
+        + 1;
+    let year: u32 = parts.next()?.parse().ok()?;
+    Timestamp::parse_rfc3339(&format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:00Z")).ok()
+}
+
+/// Stores every turn in a new database at `db` (default durability: an
+/// fsync per commit) with `add_many` (`bulk`) or one `add` per turn;
+/// returns the seconds it took. Turns keep their session date as
+/// `created_at`.
+fn ingest(turns: &[Turn], embedder: &Arc<dyn Embedder>, db: &std::path::Path, bulk: bool) -> f64 {
+    let mem = Memory::builder(db)
+        .embedder(embedder.clone())
+        .open()
+        .unwrap();
+    let items: Vec<BulkMemory> = turns
+        .iter()
+        .map(|turn| {
+            let mut md = Map::new();
+            md.insert("dia_id".into(), turn.dia_id.clone().into());
+            md.insert("session".into(), turn.session.into());
+            md.insert("session_date".into(), turn.date.clone().into());
+            md.insert("speaker".into(), turn.speaker.clone().into());
+            BulkMemory {
+                metadata: Some(md),
+                timestamp: session_time(&turn.date),
+                actor_id: None,
+                ..BulkMemory::new(turn.text.as_str(), Scope::user(&turn.user))
+            }
+        })
+        .collect();
+    let t = Instant::now();
+    if bulk {
+        mem.add_many(&items).unwrap();
+    } else {
+        for m in &items {
+            let opts = AddOptions {
+                infer: false,
+                metadata: m.metadata.clone(),
+                timestamp: m.timestamp,
+                ..AddOptions::scoped(m.scope.clone())
+            };
+            mem.add(m.text.as_str(), &opts).unwrap();
+        }
+    }
+    mem.flush().unwrap();
+    t.elapsed().as_secs_f64()
+}
+
 fn main() {
     memlayer_tests::init_tracing();
     let args = memlayer_tests::Args::from_env();
@@ -307,25 +389,18 @@ fn main() {
             .unwrap()
     };
     if !db.exists() {
-        let mem = open(SearchConfig::default());
-        let t = Instant::now();
-        for turn in &turns {
-            let mut md = Map::new();
-            md.insert("dia_id".into(), turn.dia_id.clone().into());
-            md.insert("session".into(), turn.session.into());
-            md.insert("session_date".into(), turn.date.clone().into());
-            md.insert("speaker".into(), turn.speaker.clone().into());
-            let opts = AddOptions {
-                infer: false,
-                metadata: Some(md),
-                ..AddOptions::user(&turn.user)
-            };
-            mem.add(turn.text.as_str(), &opts).unwrap();
+        if args.flag("--compare-ingest") {
+            let per_add = tmp.path().join("per-add.redb");
+            let s = ingest(&turns, &embedder, &per_add, false);
+            println!(
+                "ingest, one add per turn: {} memories in {s:.1} s ({:.1} memories/s)",
+                turns.len(),
+                turns.len() as f64 / s
+            );
         }
-        mem.flush().unwrap();
-        let s = t.elapsed().as_secs_f64();
+        let s = ingest(&turns, &embedder, &db, true);
         println!(
-            "ingest: {} adds in {s:.1} s ({:.0} memories/s)",
+            "ingest, add_many: {} memories in {s:.1} s ({:.1} memories/s)",
             turns.len(),
             turns.len() as f64 / s
         );
@@ -345,7 +420,7 @@ fn main() {
         percentile(&mut emb_ms, 0.95)
     );
     let mut runs = vec![bm25_baseline(&turns, &questions)];
-    for name in configs.split(',') {
+    for name in configs.split(',').filter(|c| !c.is_empty()) {
         let search = match name {
             "default" => SearchConfig::default(),
             "keyword" => SearchConfig {
@@ -390,5 +465,29 @@ fn main() {
     if let Some(out) = arg("--json") {
         let v: Vec<Value> = runs.iter().map(Run::json).collect();
         std::fs::write(&out, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_dates_parse() {
+        let t = |s: &str| session_time(s).map(|t| t.to_string());
+        assert_eq!(
+            t("1:56 pm on 8 May, 2023").as_deref(),
+            Some("2023-05-08T13:56:00.000000Z")
+        );
+        assert_eq!(
+            t("12:09 am on 13 September, 2023").as_deref(),
+            Some("2023-09-13T00:09:00.000000Z")
+        );
+        assert_eq!(
+            t("12:30 pm on 1 January, 2024").as_deref(),
+            Some("2024-01-01T12:30:00.000000Z")
+        );
+        assert_eq!(t("someday"), None);
+        assert_eq!(t("1:56 pm on 8 Smarch, 2023"), None);
     }
 }
