@@ -9,7 +9,7 @@ use redb::{ReadTransaction, ReadableTable};
 use uuid::Uuid;
 
 use crate::error::{Result, StoreError};
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopeKind};
 use crate::tables::{KW_DOCLEN, KW_POSTINGS, KW_STATS, WTables};
 
 pub use memlayer_text::bm25::{B as BM25_B, K1 as BM25_K1};
@@ -35,24 +35,47 @@ pub(crate) fn term_counts(text: &str, stop_words: bool) -> (BTreeMap<String, u32
     (counts, len)
 }
 
-pub(crate) fn posting_key(term: &str, id: Uuid) -> Vec<u8> {
-    let mut k = Vec::with_capacity(term.len() + 17);
+/// The postings prefix of one scope dimension: tag ‖ scope id ‖ 0x00
+/// (scope ids hold no control characters, so the 0x00 ends the id).
+pub(crate) fn scope_prefix(kind: ScopeKind, value: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(value.len() + 2);
+    k.push(kind.tag());
+    k.extend_from_slice(value.as_bytes());
+    k.push(0);
+    k
+}
+
+/// prefix ‖ term ‖ 0x00 ‖ id.
+pub(crate) fn posting_key(prefix: &[u8], term: &str, id: Uuid) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + term.len() + 17);
+    k.extend_from_slice(prefix);
     k.extend_from_slice(term.as_bytes());
     k.push(0);
     k.extend_from_slice(id.as_bytes());
     k
 }
 
-/// Splits a posting key into (term, id).
-pub(crate) fn split_posting_key(k: &[u8]) -> Result<(&str, Uuid)> {
-    if k.len() < 17 || k[k.len() - 17] != 0 {
-        return Err(StoreError::corrupt("kw_postings key", "bad layout"));
+/// Splits a posting key into (scope prefix, term, id).
+pub(crate) fn split_posting_key(k: &[u8]) -> Result<(&[u8], &str, Uuid)> {
+    let bad = |why: &str| StoreError::corrupt("kw_scope_postings key", why.to_string());
+    if k.len() < 20 || k[k.len() - 17] != 0 {
+        return Err(bad("bad layout"));
     }
-    let term = std::str::from_utf8(&k[..k.len() - 17])
-        .map_err(|e| StoreError::corrupt("kw_postings key", e))?;
+    let head = &k[..k.len() - 17];
+    let end = head
+        .iter()
+        .skip(1)
+        .position(|&b| b == 0)
+        .map(|p| p + 2)
+        .ok_or_else(|| bad("no scope id terminator"))?;
+    if !matches!(head[0], b'u' | b'a' | b'r') {
+        return Err(bad("unknown scope tag"));
+    }
+    let term = std::str::from_utf8(&head[end..])
+        .map_err(|e| StoreError::corrupt("kw_scope_postings key", e))?;
     let id = Uuid::from_slice(&k[k.len() - 16..])
-        .map_err(|e| StoreError::corrupt("kw_postings key", e))?;
-    Ok((term, id))
+        .map_err(|e| StoreError::corrupt("kw_scope_postings key", e))?;
+    Ok((&head[..end], term, id))
 }
 
 /// The stats keys a document contributes to: one per scope dimension plus `*`.
@@ -105,9 +128,12 @@ pub(crate) fn index_doc(
     stop_words: bool,
 ) -> Result<()> {
     let (counts, len) = term_counts(text, stop_words);
-    for (term, tf) in &counts {
-        t.kw_postings
-            .insert(posting_key(term, id).as_slice(), *tf)?;
+    for (kind, v) in scope.entries() {
+        let prefix = scope_prefix(kind, v);
+        for (term, tf) in &counts {
+            t.kw_postings
+                .insert(posting_key(&prefix, term, id).as_slice(), *tf)?;
+        }
     }
     t.kw_doclen.insert(id.as_bytes(), len)?;
     bump_stats(t, scope, 1, i64::from(len))
@@ -122,8 +148,12 @@ pub(crate) fn unindex_doc(
     stop_words: bool,
 ) -> Result<()> {
     let (counts, _) = term_counts(text, stop_words);
-    for term in counts.keys() {
-        t.kw_postings.remove(posting_key(term, id).as_slice())?;
+    for (kind, v) in scope.entries() {
+        let prefix = scope_prefix(kind, v);
+        for term in counts.keys() {
+            t.kw_postings
+                .remove(posting_key(&prefix, term, id).as_slice())?;
+        }
     }
     let len = t
         .kw_doclen
@@ -133,12 +163,17 @@ pub(crate) fn unindex_doc(
     bump_stats(t, scope, -1, -i64::from(len))
 }
 
-/// Candidate documents of a keyword query and how N / avgdl were obtained.
+/// Where a keyword query looks.
 pub(crate) struct Corpus<'a> {
-    /// Documents in scope.
-    pub ids: &'a HashSet<Uuid>,
-    /// Stats from `kw_stats` when the scope has exactly one dimension.
-    pub stats: Option<(u64, u64)>,
+    /// Postings prefix of the scope dimension scanned ([`scope_prefix`]):
+    /// the scope's dimension with the fewest documents.
+    pub prefix: Vec<u8>,
+    /// When the scope has more than one dimension: its documents (the
+    /// scanned dimension's postings are filtered by them). `None`: every
+    /// posting under `prefix` is in scope.
+    pub ids: Option<&'a HashSet<Uuid>>,
+    /// Documents in scope and their total length (BM25's N and avgdl).
+    pub stats: (u64, u64),
 }
 
 /// The query's distinct stems (stop words removed first, as when indexing).
@@ -158,8 +193,8 @@ pub(crate) fn query_stems(query: &str, stop_words: bool) -> Vec<String> {
 /// The postings hold exact words; a query word matches every indexed word
 /// of the same [`memlayer_text::stem`] ("lived" finds "lives", "living").
 /// A stem is a prefix of each word it stems, so the words of one stem are
-/// found by one prefix scan of `kw_postings` and kept when their stem is
-/// equal. The variants' term frequencies add up, and the document
+/// found by one prefix scan of the scope's postings (prefix ‖ stem) and
+/// kept when their stem is equal. The variants' term frequencies add up, and the document
 /// frequency counts documents, so a stem scores like one term.
 pub(crate) fn bm25(
     txn: &ReadTransaction,
@@ -171,34 +206,25 @@ pub(crate) fn bm25(
     let doclen = txn.open_table(KW_DOCLEN)?;
     let stems = query_stems(query, stop_words);
     let mut scores: HashMap<Uuid, f32> = HashMap::new();
-    if stems.is_empty() || corpus.ids.is_empty() {
+    let (n, total) = corpus.stats;
+    if stems.is_empty() || n == 0 {
         return Ok(scores);
     }
-    let (n, total) = match corpus.stats {
-        Some(s) => s,
-        None => {
-            let mut total = 0u64;
-            for id in corpus.ids {
-                total += u64::from(doclen.get(id.as_bytes())?.map(|g| g.value()).unwrap_or(0));
-            }
-            (corpus.ids.len() as u64, total)
-        }
-    };
-    let avgdl = if n == 0 {
-        1.0
-    } else {
-        (total as f32 / n as f32).max(1e-6)
-    };
+    let avgdl = (total as f32 / n as f32).max(1e-6);
+    let mut start = corpus.prefix.clone();
     for stem in &stems {
+        start.truncate(corpus.prefix.len());
+        start.extend_from_slice(stem.as_bytes());
         let mut tfs: HashMap<Uuid, u32> = HashMap::new();
-        for entry in postings.range(stem.as_bytes()..)? {
+        for entry in postings.range(start.as_slice()..)? {
             let (k, tf) = entry?;
             let key = k.value();
-            if !key.starts_with(stem.as_bytes()) {
+            if !key.starts_with(&start) {
                 break;
             }
-            let (term, id) = split_posting_key(key)?;
-            if corpus.ids.contains(&id) && memlayer_text::stem(term) == *stem {
+            let (_, term, id) = split_posting_key(key)?;
+            if corpus.ids.is_none_or(|ids| ids.contains(&id)) && memlayer_text::stem(term) == *stem
+            {
                 *tfs.entry(id).or_insert(0) += tf.value();
             }
         }
@@ -209,6 +235,27 @@ pub(crate) fn bm25(
         }
     }
     Ok(scores)
+}
+
+/// Rebuilds the postings from the records (the upgrade from schema 1–2,
+/// whose postings were not keyed by scope). Returns the documents indexed.
+pub(crate) fn rebuild_postings(t: &mut WTables<'_>, stop_words: bool) -> Result<u64> {
+    let mut n = 0u64;
+    for entry in t.records.iter()? {
+        let (k, v) = entry?;
+        let id = Uuid::from_bytes(*k.value());
+        let m = crate::codec::decode_record(id, v.value())?;
+        let (counts, _) = term_counts(&m.text, stop_words);
+        for (kind, value) in m.scope.entries() {
+            let prefix = scope_prefix(kind, value);
+            for (term, tf) in &counts {
+                t.kw_postings
+                    .insert(posting_key(&prefix, term, id).as_slice(), *tf)?;
+            }
+        }
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Neighbour context: each document also scores `weight` times the BM25
@@ -254,6 +301,21 @@ pub(crate) fn read_stats(txn: &ReadTransaction, key: &[u8]) -> Result<Option<(u6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn posting_keys_split_back_into_scope_term_and_id() {
+        let id = Uuid::from_u128(0x0001_0000_0000_0000_0000_0000_0000_0200);
+        let p = scope_prefix(ScopeKind::Run, "trip-2024");
+        let k = posting_key(&p, "lisbon", id);
+        let (prefix, term, got) = split_posting_key(&k).unwrap();
+        assert_eq!((prefix, term, got), (p.as_slice(), "lisbon", id));
+        // One scope's keys never share a prefix with another scope's.
+        assert!(!k.starts_with(&scope_prefix(ScopeKind::Run, "trip")));
+        assert!(!k.starts_with(&scope_prefix(ScopeKind::User, "trip-2024")));
+        for bad in [&b"short"[..], &k[1..], &[b"x".as_slice(), &k[1..]].concat()] {
+            assert!(split_posting_key(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn query_stems_drop_stop_words_and_merge_inflections() {

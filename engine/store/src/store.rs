@@ -174,6 +174,7 @@ impl Store {
         let db = builder.create(&path)?;
         let txn = db.begin_write()?;
         let stop_words;
+        let mut upgraded_from = None;
         {
             let mut t = WTables::open(&txn)?;
             let existing = t
@@ -211,13 +212,15 @@ impl Store {
                     }
                     if found < SCHEMA_VERSION {
                         // Version 1 → 2 only adds layouts (records 0x02,
-                        // history kind 3); old values stay readable. Marking
-                        // the file keeps an older build from misreading it.
+                        // history kind 3); old values stay readable. 2 → 3
+                        // re-keys the postings by scope (rebuilt below).
+                        // Marking the file keeps an older build from
+                        // misreading it.
                         t.meta.insert(
                             meta::SCHEMA_VERSION,
                             SCHEMA_VERSION.to_le_bytes().as_slice(),
                         )?;
-                        tracing::info!(path = %path.display(), from = found, to = SCHEMA_VERSION, "upgraded store schema");
+                        upgraded_from = Some(found);
                     }
                     let model = t
                         .meta
@@ -250,8 +253,18 @@ impl Store {
                             "stop-word setting is pinned in the file; using the stored one"
                         );
                     }
+                    if upgraded_from.is_some_and(|v| v < 3) {
+                        let n = keyword::rebuild_postings(&mut t, stop_words)?;
+                        tracing::info!(documents = n, "keyword postings rebuilt per scope");
+                    }
                 }
             }
+        }
+        if let Some(from) = upgraded_from {
+            if from < 3 {
+                txn.delete_table(tables::KW_POSTINGS_V2)?;
+            }
+            tracing::info!(path = %path.display(), from, to = SCHEMA_VERSION, "upgraded store schema");
         }
         txn.commit()?;
         Ok(Store {
@@ -702,14 +715,43 @@ impl Snapshot<'_> {
         if k == 0 {
             return Ok(Vec::new());
         }
-        let order = self.scope_order(&scope)?;
-        let ids: HashSet<Uuid> = order.iter().copied().collect();
-        let entries: Vec<_> = scope.entries().collect();
-        let stats = match entries.as_slice() {
-            [(kind, v)] => keyword::read_stats(&self.txn, &codec::stats_key(kind.tag(), v))?,
-            _ => None,
+        // Scan the postings of the scope's smallest dimension; with more
+        // than one dimension, keep the documents in all of them.
+        let mut dims = Vec::new();
+        for (kind, v) in scope.entries() {
+            let stats = keyword::read_stats(&self.txn, &codec::stats_key(kind.tag(), v))?;
+            dims.push((kind, v, stats.unwrap_or((0, 0))));
+        }
+        let Some(&(kind, v, stats)) = dims.iter().min_by_key(|d| d.2.0) else {
+            return Ok(Vec::new());
         };
-        let corpus = keyword::Corpus { ids: &ids, stats };
+        let multi = dims.len() > 1;
+        let context = opts.context_weight > 0.0 && opts.context_weight.is_finite();
+        let order = if multi || context {
+            self.scope_order(&scope)?
+        } else {
+            Vec::new()
+        };
+        let ids: HashSet<Uuid> = if multi {
+            order.iter().copied().collect()
+        } else {
+            HashSet::new()
+        };
+        let stats = if multi {
+            let doclen = self.txn.open_table(crate::tables::KW_DOCLEN)?;
+            let mut total = 0u64;
+            for id in &ids {
+                total += u64::from(doclen.get(id.as_bytes())?.map(|g| g.value()).unwrap_or(0));
+            }
+            (ids.len() as u64, total)
+        } else {
+            stats
+        };
+        let corpus = keyword::Corpus {
+            prefix: keyword::scope_prefix(kind, v),
+            ids: multi.then_some(&ids),
+            stats,
+        };
         let own = keyword::bm25(&self.txn, &corpus, query, self.store.stop_words)?;
         let scored = keyword::sorted(keyword::with_context(&own, &order, opts.context_weight));
         let mut out = Vec::with_capacity(k.min(scored.len()));

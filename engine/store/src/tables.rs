@@ -22,8 +22,13 @@ pub(crate) const SCOPE_AGENT: MultimapTableDefinition<&str, &[u8; 24]> =
 /// See [`SCOPE_USER`].
 pub(crate) const SCOPE_RUN: MultimapTableDefinition<&str, &[u8; 24]> =
     MultimapTableDefinition::new("scope_run_id");
-/// `kw_postings`: term ‖ 0x00 ‖ id → term frequency.
-pub(crate) const KW_POSTINGS: TableDefinition<&[u8], u32> = TableDefinition::new("kw_postings");
+/// `kw_scope_postings`: scope tag ‖ scope id ‖ 0x00 ‖ term ‖ 0x00 ‖ id →
+/// term frequency; one entry per scope dimension the memory has (schema 3).
+pub(crate) const KW_POSTINGS: TableDefinition<&[u8], u32> =
+    TableDefinition::new("kw_scope_postings");
+/// The store-wide postings of schemas 1–2 (term ‖ 0x00 ‖ id → tf), dropped
+/// by the upgrade to schema 3.
+pub(crate) const KW_POSTINGS_V2: TableDefinition<&[u8], u32> = TableDefinition::new("kw_postings");
 /// `kw_doclen`: id → token count.
 pub(crate) const KW_DOCLEN: TableDefinition<&[u8; 16], u32> = TableDefinition::new("kw_doclen");
 /// `kw_stats`: scope tag ‖ id (or `*`) → doc count u64 LE ‖ total length u64 LE.
@@ -55,10 +60,12 @@ pub(crate) mod meta {
 }
 
 /// Current schema version. Version 2 added superseded records
-/// ([`crate::codec::RECORD_V2`], history kind SUPERSEDE); a version-1 file
-/// is upgraded in place when it is opened (its records stay readable as
-/// they are; nothing is rewritten).
-pub const SCHEMA_VERSION: u32 = 2;
+/// ([`crate::codec::RECORD_V2`], history kind SUPERSEDE; old records stay
+/// readable as they are). Version 3 keys the keyword postings by scope
+/// (`kw_scope_postings`), so a scoped keyword search reads only its scope's
+/// postings; opening an older file rebuilds the postings from the records
+/// and drops `kw_postings`, in the open transaction.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Oldest schema version this build opens (and upgrades).
 pub const OLDEST_SCHEMA_VERSION: u32 = 1;

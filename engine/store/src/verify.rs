@@ -68,7 +68,7 @@ impl Store {
     }
 }
 
-type Postings = BTreeMap<(String, Uuid), u32>;
+type Postings = BTreeMap<(Vec<u8>, String, Uuid), u32>;
 
 fn verify_snapshot(snap: &Snapshot<'_>, store: &Store) -> Result<VerifyReport> {
     let txn = &snap.txn;
@@ -129,8 +129,11 @@ fn verify_snapshot(snap: &Snapshot<'_>, store: &Store) -> Result<VerifyReport> {
             scope_expected.insert((kind.tag(), v.to_string(), ok));
         }
         let (counts, len) = keyword::term_counts(&m.text, stop_words);
-        for (term, tf) in counts {
-            postings_expected.insert((term, id), tf);
+        for (kind, v) in m.scope.entries() {
+            let prefix = keyword::scope_prefix(kind, v);
+            for (term, tf) in &counts {
+                postings_expected.insert((prefix.clone(), term.clone(), id), *tf);
+            }
         }
         doclen_expected.insert(id, len);
         for key in keyword::stats_keys(&m.scope) {
@@ -206,8 +209,8 @@ fn verify_snapshot(snap: &Snapshot<'_>, store: &Store) -> Result<VerifyReport> {
         let (k, v) = entry?;
         r.postings += 1;
         match split_posting_key(k.value()) {
-            Ok((term, id)) => {
-                postings_actual.insert((term.to_string(), id), v.value());
+            Ok((prefix, term, id)) => {
+                postings_actual.insert((prefix.to_vec(), term.to_string(), id), v.value());
             }
             Err(e) => r.problem(format!("posting: {e}")),
         }
