@@ -303,7 +303,7 @@ mod tests {
         let e = interrupted(MemoryError::Conflict("x".into()), 0, 10);
         assert!(matches!(e, MemoryError::Conflict(_)));
         let e = interrupted(MemoryError::Conflict("x".into()), 512, 1000);
-        assert!(e.to_string().contains("512 of 1000"), "{}", e.to_string());
+        assert!(e.to_string().contains("512 of 1000"), "{e}");
         assert_eq!(e.code(), crate::ErrorCode::Conflict);
     }
 }

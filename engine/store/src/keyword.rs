@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::error::{Result, StoreError};
 use crate::scope::{Scope, ScopeKind};
-use crate::tables::{KW_DOCLEN, KW_POSTINGS, KW_STATS, WTables};
+use crate::tables::{KW_POSTINGS, KW_STATS, WTables};
 
 pub use memlayer_text::bm25::{B as BM25_B, K1 as BM25_K1};
 pub use memlayer_text::{MAX_TOKEN_BYTES, STOP_WORDS, tokenize};
@@ -53,6 +53,18 @@ pub(crate) fn posting_key(prefix: &[u8], term: &str, id: Uuid) -> Vec<u8> {
     k.push(0);
     k.extend_from_slice(id.as_bytes());
     k
+}
+
+/// A posting's value: the term frequency in the low 32 bits, the
+/// document's length (indexed tokens) in the high 32, so scoring a posting
+/// needs no second lookup.
+pub(crate) fn posting_value(tf: u32, doc_len: u32) -> u64 {
+    u64::from(tf) | (u64::from(doc_len) << 32)
+}
+
+/// (term frequency, document length) of a posting value.
+pub(crate) fn split_posting_value(v: u64) -> (u32, u32) {
+    (v as u32, (v >> 32) as u32)
 }
 
 /// Splits a posting key into (scope prefix, term, id).
@@ -131,8 +143,10 @@ pub(crate) fn index_doc(
     for (kind, v) in scope.entries() {
         let prefix = scope_prefix(kind, v);
         for (term, tf) in &counts {
-            t.kw_postings
-                .insert(posting_key(&prefix, term, id).as_slice(), *tf)?;
+            t.kw_postings.insert(
+                posting_key(&prefix, term, id).as_slice(),
+                posting_value(*tf, len),
+            )?;
         }
     }
     t.kw_doclen.insert(id.as_bytes(), len)?;
@@ -203,7 +217,6 @@ pub(crate) fn bm25(
     stop_words: bool,
 ) -> Result<HashMap<Uuid, f32>> {
     let postings = txn.open_table(KW_POSTINGS)?;
-    let doclen = txn.open_table(KW_DOCLEN)?;
     let stems = query_stems(query, stop_words);
     let mut scores: HashMap<Uuid, f32> = HashMap::new();
     let (n, total) = corpus.stats;
@@ -215,9 +228,10 @@ pub(crate) fn bm25(
     for stem in &stems {
         start.truncate(corpus.prefix.len());
         start.extend_from_slice(stem.as_bytes());
-        let mut tfs: HashMap<Uuid, u32> = HashMap::new();
+        // id → (summed tf of the stem's words, document length)
+        let mut tfs: HashMap<Uuid, (u32, u32)> = HashMap::new();
         for entry in postings.range(start.as_slice()..)? {
-            let (k, tf) = entry?;
+            let (k, v) = entry?;
             let key = k.value();
             if !key.starts_with(&start) {
                 break;
@@ -225,13 +239,14 @@ pub(crate) fn bm25(
             let (_, term, id) = split_posting_key(key)?;
             if corpus.ids.is_none_or(|ids| ids.contains(&id)) && memlayer_text::stem(term) == *stem
             {
-                *tfs.entry(id).or_insert(0) += tf.value();
+                let (tf, dl) = split_posting_value(v.value());
+                let e = tfs.entry(id).or_insert((0, dl));
+                e.0 = e.0.saturating_add(tf);
             }
         }
         let idf = bm25::idf(n as f32, tfs.len() as f32);
-        for (id, tf) in tfs {
-            let dl = doclen.get(id.as_bytes())?.map(|g| g.value()).unwrap_or(0) as f32;
-            *scores.entry(id).or_insert(0.0) += bm25::term_score(idf, tf as f32, dl, avgdl);
+        for (id, (tf, dl)) in tfs {
+            *scores.entry(id).or_insert(0.0) += bm25::term_score(idf, tf as f32, dl as f32, avgdl);
         }
     }
     Ok(scores)
@@ -245,12 +260,14 @@ pub(crate) fn rebuild_postings(t: &mut WTables<'_>, stop_words: bool) -> Result<
         let (k, v) = entry?;
         let id = Uuid::from_bytes(*k.value());
         let m = crate::codec::decode_record(id, v.value())?;
-        let (counts, _) = term_counts(&m.text, stop_words);
+        let (counts, len) = term_counts(&m.text, stop_words);
         for (kind, value) in m.scope.entries() {
             let prefix = scope_prefix(kind, value);
             for (term, tf) in &counts {
-                t.kw_postings
-                    .insert(posting_key(&prefix, term, id).as_slice(), *tf)?;
+                t.kw_postings.insert(
+                    posting_key(&prefix, term, id).as_slice(),
+                    posting_value(*tf, len),
+                )?;
             }
         }
         n += 1;

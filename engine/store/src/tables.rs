@@ -23,8 +23,9 @@ pub(crate) const SCOPE_AGENT: MultimapTableDefinition<&str, &[u8; 24]> =
 pub(crate) const SCOPE_RUN: MultimapTableDefinition<&str, &[u8; 24]> =
     MultimapTableDefinition::new("scope_run_id");
 /// `kw_scope_postings`: scope tag ‖ scope id ‖ 0x00 ‖ term ‖ 0x00 ‖ id →
-/// term frequency; one entry per scope dimension the memory has (schema 3).
-pub(crate) const KW_POSTINGS: TableDefinition<&[u8], u32> =
+/// term frequency | document length << 32 (`keyword::posting_value`); one
+/// entry per scope dimension the memory has (schema 3).
+pub(crate) const KW_POSTINGS: TableDefinition<&[u8], u64> =
     TableDefinition::new("kw_scope_postings");
 /// The store-wide postings of schemas 1–2 (term ‖ 0x00 ‖ id → tf), dropped
 /// by the upgrade to schema 3.
@@ -81,7 +82,7 @@ pub(crate) struct WTables<'t> {
     pub scope_user: Multi<'t>,
     pub scope_agent: Multi<'t>,
     pub scope_run: Multi<'t>,
-    pub kw_postings: Table<'t, &'static [u8], u32>,
+    pub kw_postings: Table<'t, &'static [u8], u64>,
     pub kw_doclen: Table<'t, &'static [u8; 16], u32>,
     pub kw_stats: Table<'t, &'static [u8], &'static [u8; 16]>,
     pub graph_scopes: Table<'t, &'static [u8], ()>,

@@ -68,7 +68,7 @@ impl Store {
     }
 }
 
-type Postings = BTreeMap<(Vec<u8>, String, Uuid), u32>;
+type Postings = BTreeMap<(Vec<u8>, String, Uuid), u64>;
 
 fn verify_snapshot(snap: &Snapshot<'_>, store: &Store) -> Result<VerifyReport> {
     let txn = &snap.txn;
@@ -132,7 +132,10 @@ fn verify_snapshot(snap: &Snapshot<'_>, store: &Store) -> Result<VerifyReport> {
         for (kind, v) in m.scope.entries() {
             let prefix = keyword::scope_prefix(kind, v);
             for (term, tf) in &counts {
-                postings_expected.insert((prefix.clone(), term.clone(), id), *tf);
+                postings_expected.insert(
+                    (prefix.clone(), term.clone(), id),
+                    keyword::posting_value(*tf, len),
+                );
             }
         }
         doclen_expected.insert(id, len);
