@@ -230,6 +230,7 @@ pub(crate) fn bm25(
         start.extend_from_slice(stem.as_bytes());
         // id → (summed tf of the stem's words, document length)
         let mut tfs: HashMap<Uuid, (u32, u32)> = HashMap::new();
+        let (mut last_term, mut same_stem): (Option<String>, bool) = (None, false);
         for entry in postings.range(start.as_slice()..)? {
             let (k, v) = entry?;
             let key = k.value();
@@ -237,8 +238,12 @@ pub(crate) fn bm25(
                 break;
             }
             let (_, term, id) = split_posting_key(key)?;
-            if corpus.ids.is_none_or(|ids| ids.contains(&id)) && memlayer_text::stem(term) == *stem
-            {
+            // Keys come sorted by term: stem each distinct word once.
+            if last_term.as_deref() != Some(term) {
+                same_stem = memlayer_text::stem(term) == *stem;
+                last_term = Some(term.to_string());
+            }
+            if same_stem && corpus.ids.is_none_or(|ids| ids.contains(&id)) {
                 let (tf, dl) = split_posting_value(v.value());
                 let e = tfs.entry(id).or_insert((0, dl));
                 e.0 = e.0.saturating_add(tf);
@@ -302,10 +307,21 @@ pub(crate) fn with_context(
     out
 }
 
-/// Scores, best first (ties: smaller id first).
-pub(crate) fn sorted(scores: HashMap<Uuid, f32>) -> Vec<(Uuid, f32)> {
+/// Scores, best first (ties: smaller id first); only the best `top` when
+/// given (selected in linear time, then sorted), else all.
+pub(crate) fn sorted(scores: HashMap<Uuid, f32>, top: Option<usize>) -> Vec<(Uuid, f32)> {
+    let order = |a: &(Uuid, f32), b: &(Uuid, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     let mut out: Vec<(Uuid, f32)> = scores.into_iter().collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    if let Some(k) = top
+        && k < out.len()
+    {
+        if k == 0 {
+            return Vec::new();
+        }
+        out.select_nth_unstable_by(k - 1, order);
+        out.truncate(k);
+    }
+    out.sort_by(order);
     out
 }
 
@@ -335,6 +351,23 @@ mod tests {
     }
 
     #[test]
+    fn sorted_keeps_the_best_in_order_with_or_without_a_cut() {
+        let scores: HashMap<Uuid, f32> = (0..50u128)
+            .map(|i| (Uuid::from_u128(i), ((i * 37) % 50) as f32))
+            .collect();
+        let all = sorted(scores.clone(), None);
+        assert_eq!(all.len(), 50);
+        assert!(all.windows(2).all(|w| w[0].1 >= w[1].1));
+        for k in [0, 1, 7, 49, 50, 80] {
+            assert_eq!(
+                sorted(scores.clone(), Some(k)),
+                all[..k.min(50)].to_vec(),
+                "k={k}"
+            );
+        }
+    }
+
+    #[test]
     fn query_stems_drop_stop_words_and_merge_inflections() {
         assert_eq!(query_stems("Is she living? She lives", true), ["liv"]);
         assert_eq!(query_stems("hiking HIKES", false), ["hik"]);
@@ -350,7 +383,7 @@ mod tests {
         assert_eq!(s[&c], 1.0);
         assert_eq!(with_context(&own, &[a, b, c], 0.0).len(), 2);
         assert_eq!(with_context(&own, &[a, b, c], f32::NAN).len(), 2);
-        let order: Vec<Uuid> = sorted(s).into_iter().map(|x| x.0).collect();
+        let order: Vec<Uuid> = sorted(s, None).into_iter().map(|x| x.0).collect();
         assert_eq!(order, [a, b, c]);
     }
 }

@@ -753,7 +753,13 @@ impl Snapshot<'_> {
             stats,
         };
         let own = keyword::bm25(&self.txn, &corpus, query, self.store.stop_words)?;
-        let scored = keyword::sorted(keyword::with_context(&own, &order, opts.context_weight));
+        // Without a filter the k best are the answer: select them instead
+        // of sorting every scored document.
+        let top = filter.is_none().then_some(k);
+        let scored = keyword::sorted(
+            keyword::with_context(&own, &order, opts.context_weight),
+            top,
+        );
         let mut out = Vec::with_capacity(k.min(scored.len()));
         for (id, score) in scored {
             if out.len() == k {
