@@ -797,32 +797,33 @@ fn add_jsonl_imports_in_bulk_with_dates_and_names_bad_lines() {
 
     // A bad line fails the import before anything is stored, by line number.
     let bad = db.file("bad.jsonl");
-    let mut with_bad = lines.clone();
-    with_bad[300] = json!({"text": "x", "user_id": "u", "timestamp": "May 8"}).to_string();
-    std::fs::write(&bad, with_bad.join("\n")).unwrap();
-    let o = db.run(&[
-        "add",
-        "-u",
-        "alice",
-        "--jsonl",
-        bad.to_str().unwrap(),
-        "--json",
-    ]);
-    fails(&o, 2, Some("validation"));
-    assert!(stderr(&o).contains("line 301 (column"), "{}", stderr(&o));
-    let mut with_bad = lines.clone();
-    with_bad[400] = json!({"text": "x", "user_id": "bad id\n"}).to_string();
-    std::fs::write(&bad, with_bad.join("\n")).unwrap();
-    let o = db.run(&[
-        "add",
-        "-u",
-        "alice",
-        "--jsonl",
-        bad.to_str().unwrap(),
-        "--json",
-    ]);
-    fails(&o, 2, Some("validation"));
-    assert!(stderr(&o).contains("line 401"), "{}", stderr(&o));
+    let import_with = |i: usize, line: Value, want: &str| {
+        let mut with_bad = lines.clone();
+        with_bad[i] = line.to_string();
+        std::fs::write(&bad, with_bad.join("\n")).unwrap();
+        let o = db.run(&[
+            "add",
+            "-u",
+            "alice",
+            "--jsonl",
+            bad.to_str().unwrap(),
+            "--json",
+        ]);
+        fails(&o, 2, Some("validation"));
+        assert!(stderr(&o).contains(want), "{}", stderr(&o));
+    };
+    import_with(
+        300,
+        json!({"text": "x", "user_id": "u", "timestamp": "May 8"}),
+        "line 301 (column",
+    );
+    import_with(400, json!({"text": "x", "user_id": "bad id\n"}), "line 401");
+    assert!(
+        db.json(&["list", "-u", "alice"])["results"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let o = db.run(&[
         "add",
         "-u",
