@@ -2,19 +2,17 @@
 //! `infer = false`), validated all before anything is written, embedded in
 //! batches and committed in bounded write batches.
 
-use memlayer_store::{Scope, Timestamp, WriteBatch};
+use memlayer_store::{Scope, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::commit;
 use crate::error::{MemoryError, Result};
 use crate::memory::Memory;
 use crate::messages::{Message, Messages};
 use crate::options::wire_time;
 use crate::types::AddOptions;
 use crate::validate::AddCtx;
-use crate::vectors::Change;
 
 /// Memories per write batch of [`Memory::add_many`]: large enough that the
 /// commit cost (one fsync) is spread thin, small enough that memory use and
@@ -214,36 +212,16 @@ impl Memory {
 
     /// Embeds and commits one chunk.
     fn commit_chunk(&self, chunk: &[Option<Checked>], out: &mut BulkResult) -> Result<()> {
-        let keep: Vec<&Checked> = chunk.iter().flatten().collect();
+        let keep: Vec<(&Message, &AddCtx)> = chunk
+            .iter()
+            .flatten()
+            .map(|c| (&c.message, &c.ctx))
+            .collect();
         out.skipped += chunk.len() - keep.len();
         if keep.is_empty() {
             return Ok(());
         }
-        let texts: Vec<&str> = keep.iter().map(|c| c.message.content.as_str()).collect();
-        let vecs = self.inner.embedder.embed_batch(&texts)?;
-        if vecs.len() != keep.len() {
-            return Err(MemoryError::Model(memlayer_models::ModelError::Inference {
-                backend: "embedder",
-                reason: format!("{} vectors for {} texts", vecs.len(), keep.len()),
-            }));
-        }
-        let mut batch = WriteBatch::new();
-        let mut changes = Vec::with_capacity(keep.len());
-        let mut ids = Vec::with_capacity(keep.len());
-        for (c, v) in keep.iter().zip(vecs) {
-            let mut n = commit::new_memory(c.message.content.clone(), &c.ctx, v.clone());
-            n.role = Some(c.message.role.clone());
-            n.actor_id = c.message.name.clone();
-            let id = batch.insert(n);
-            changes.push(Change::Insert {
-                id,
-                scope: c.ctx.scope.clone(),
-                vector: v,
-            });
-            ids.push(id);
-        }
-        self.commit(batch, changes)?;
-        out.ids.extend(ids);
+        out.ids.extend(self.store_verbatim(&keep)?);
         out.commits += 1;
         Ok(())
     }

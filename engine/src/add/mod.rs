@@ -97,16 +97,44 @@ impl Memory {
     /// `infer = false`: every non-system message verbatim, one batched
     /// embedding, no LLM.
     fn add_raw(&self, msgs: &[Message], ctx: &AddCtx) -> Result<AddResult> {
-        let keep: Vec<&Message> = msgs.iter().filter(|m| m.role != "system").collect();
-        if keep.is_empty() {
-            return Ok(AddResult::default());
+        let keep: Vec<(&Message, &AddCtx)> = msgs
+            .iter()
+            .filter(|m| m.role != "system")
+            .map(|m| (m, ctx))
+            .collect();
+        let ids = self.store_verbatim(&keep)?;
+        let results = keep
+            .iter()
+            .zip(ids)
+            .map(|((m, _), id)| AddEvent::added(id, m.content.clone()))
+            .collect();
+        Ok(AddResult {
+            results,
+            stats: AddStats::default(),
+            relations: None,
+        })
+    }
+
+    /// Stores messages verbatim, each with its context (scope, metadata,
+    /// expiry, created_at; role and name as `role` / `actor_id`): one
+    /// batched embedding, one write batch. Shared by `add(infer=false)`
+    /// and each chunk of [`Memory::add_many`]. Returns the ids in order.
+    fn store_verbatim(&self, items: &[(&Message, &AddCtx)]) -> Result<Vec<uuid::Uuid>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
         }
-        let texts: Vec<&str> = keep.iter().map(|m| m.content.as_str()).collect();
+        let texts: Vec<&str> = items.iter().map(|(m, _)| m.content.as_str()).collect();
         let vecs = self.inner.embedder.embed_batch(&texts)?;
+        if vecs.len() != items.len() {
+            return Err(MemoryError::Model(memlayer_models::ModelError::Inference {
+                backend: "embedder",
+                reason: format!("{} vectors for {} texts", vecs.len(), items.len()),
+            }));
+        }
         let mut batch = WriteBatch::new();
-        let mut changes = Vec::with_capacity(keep.len());
-        let mut results = Vec::with_capacity(keep.len());
-        for (m, v) in keep.iter().zip(vecs) {
+        let mut changes = Vec::with_capacity(items.len());
+        let mut ids = Vec::with_capacity(items.len());
+        for ((m, ctx), v) in items.iter().zip(vecs) {
             let mut n = commit::new_memory(m.content.clone(), ctx, v.clone());
             n.role = Some(m.role.clone());
             n.actor_id = m.name.clone();
@@ -116,14 +144,10 @@ impl Memory {
                 scope: ctx.scope.clone(),
                 vector: v,
             });
-            results.push(AddEvent::added(id, m.content.clone()));
+            ids.push(id);
         }
         self.commit(batch, changes)?;
-        Ok(AddResult {
-            results,
-            stats: AddStats::default(),
-            relations: None,
-        })
+        Ok(ids)
     }
 
     /// Procedural memory: one summary of the agent's run.

@@ -67,6 +67,25 @@ pub(crate) fn split_posting_value(v: u64) -> (u32, u32) {
     (v as u32, (v >> 32) as u32)
 }
 
+/// A document's postings, (key, value): each term under each of its
+/// scope's dimensions. The one place their layout is produced (indexing,
+/// the schema upgrade, `verify`).
+pub(crate) fn doc_postings(
+    id: Uuid,
+    scope: &Scope,
+    counts: &BTreeMap<String, u32>,
+    len: u32,
+) -> Vec<(Vec<u8>, u64)> {
+    let mut out = Vec::with_capacity(counts.len() * 3);
+    for (kind, v) in scope.entries() {
+        let prefix = scope_prefix(kind, v);
+        for (term, tf) in counts {
+            out.push((posting_key(&prefix, term, id), posting_value(*tf, len)));
+        }
+    }
+    out
+}
+
 /// Splits a posting key into (scope prefix, term, id).
 pub(crate) fn split_posting_key(k: &[u8]) -> Result<(&[u8], &str, Uuid)> {
     let bad = |why: &str| StoreError::corrupt("kw_scope_postings key", why.to_string());
@@ -140,14 +159,8 @@ pub(crate) fn index_doc(
     stop_words: bool,
 ) -> Result<()> {
     let (counts, len) = term_counts(text, stop_words);
-    for (kind, v) in scope.entries() {
-        let prefix = scope_prefix(kind, v);
-        for (term, tf) in &counts {
-            t.kw_postings.insert(
-                posting_key(&prefix, term, id).as_slice(),
-                posting_value(*tf, len),
-            )?;
-        }
+    for (key, value) in doc_postings(id, scope, &counts, len) {
+        t.kw_postings.insert(key.as_slice(), value)?;
     }
     t.kw_doclen.insert(id.as_bytes(), len)?;
     bump_stats(t, scope, 1, i64::from(len))
@@ -162,12 +175,8 @@ pub(crate) fn unindex_doc(
     stop_words: bool,
 ) -> Result<()> {
     let (counts, _) = term_counts(text, stop_words);
-    for (kind, v) in scope.entries() {
-        let prefix = scope_prefix(kind, v);
-        for term in counts.keys() {
-            t.kw_postings
-                .remove(posting_key(&prefix, term, id).as_slice())?;
-        }
+    for (key, _) in doc_postings(id, scope, &counts, 0) {
+        t.kw_postings.remove(key.as_slice())?;
     }
     let len = t
         .kw_doclen
@@ -266,14 +275,8 @@ pub(crate) fn rebuild_postings(t: &mut WTables<'_>, stop_words: bool) -> Result<
         let id = Uuid::from_bytes(*k.value());
         let m = crate::codec::decode_record(id, v.value())?;
         let (counts, len) = term_counts(&m.text, stop_words);
-        for (kind, value) in m.scope.entries() {
-            let prefix = scope_prefix(kind, value);
-            for (term, tf) in &counts {
-                t.kw_postings.insert(
-                    posting_key(&prefix, term, id).as_slice(),
-                    posting_value(*tf, len),
-                )?;
-            }
+        for (key, value) in doc_postings(id, &m.scope, &counts, len) {
+            t.kw_postings.insert(key.as_slice(), value)?;
         }
         n += 1;
     }
