@@ -1,10 +1,11 @@
 //! [`MemoryBuilder`]: opens a database with configured or injected models.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use memlayer_models::{BertEmbedder, ChatModel, Embedder, EmbedderConfig};
-use memlayer_store::{DurabilityMode, Store, StoreConfig};
+use memlayer_store::{DurabilityMode, Store, StoreConfig, StoreError};
 use parking_lot::Mutex;
 
 use crate::config::{Durability, MemoryConfig};
@@ -37,6 +38,7 @@ pub struct MemoryBuilder {
     embedder: Option<Arc<dyn Embedder>>,
     chat: Option<Arc<dyn ChatModel>>,
     reranker: Option<Arc<dyn Reranker>>,
+    lock_timeout: Duration,
 }
 
 impl MemoryBuilder {
@@ -47,6 +49,7 @@ impl MemoryBuilder {
             embedder: None,
             chat: None,
             reranker: None,
+            lock_timeout: Duration::ZERO,
         }
     }
 
@@ -68,6 +71,14 @@ impl MemoryBuilder {
     /// Reranks search results with this model.
     pub fn reranker(mut self, r: Arc<dyn Reranker>) -> Self {
         self.reranker = Some(r);
+        self
+    }
+
+    /// How long `open` waits while another process has the database open
+    /// (redb locks the file for as long as a process keeps it open).
+    /// Default zero: fail at once with [`MemoryError::Locked`].
+    pub fn lock_timeout(mut self, t: Duration) -> Self {
+        self.lock_timeout = t;
         self
     }
 
@@ -95,7 +106,7 @@ impl MemoryBuilder {
                 MemoryError::invalid("path", format!("cannot create {}: {e}", parent.display()))
             })?;
         }
-        let store = Store::open(&self.path, sc)?;
+        let store = open_waiting(&self.path, &sc, self.lock_timeout)?;
         let vectors = Vectors::open(
             &store,
             &self.path,
@@ -125,5 +136,26 @@ impl MemoryBuilder {
                 query_cache: crate::search::QueryCache::new(query_cache),
             }),
         })
+    }
+}
+
+/// Opens the store, retrying while another process holds the file lock,
+/// for at most `timeout` (polls from 10 ms, doubling up to 200 ms).
+fn open_waiting(path: &Path, config: &StoreConfig, timeout: Duration) -> Result<Store> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    let mut announced = false;
+    loop {
+        match Store::open(path, config.clone()) {
+            Err(StoreError::Locked { .. }) if start.elapsed() < timeout => {
+                if !announced {
+                    tracing::info!(path = %path.display(), timeout_s = timeout.as_secs_f64(), "database open in another process; waiting for its lock");
+                    announced = true;
+                }
+                std::thread::sleep(pause.min(timeout.saturating_sub(start.elapsed())));
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            other => return Ok(other?),
+        }
     }
 }

@@ -25,6 +25,8 @@ pub enum ErrorCode {
     /// The operation was cancelled before it finished (e.g. its async
     /// runtime shut down); it may or may not have been applied.
     Cancelled,
+    /// Another process has the database open; nothing was changed.
+    Locked,
 }
 
 impl ErrorCode {
@@ -38,6 +40,7 @@ impl ErrorCode {
             ErrorCode::Index => "index",
             ErrorCode::Conflict => "conflict",
             ErrorCode::Cancelled => "cancelled",
+            ErrorCode::Locked => "locked",
         }
     }
 }
@@ -81,6 +84,13 @@ pub enum MemoryError {
     /// The store failed (I/O, corruption, lock held by another process).
     #[error("the store failed")]
     Storage(#[source] StoreError),
+    /// Another process has the database open (and kept it for longer than
+    /// [`crate::MemoryBuilder::lock_timeout`]).
+    #[error("the database {} is open in another process", path.display())]
+    Locked {
+        /// The database file.
+        path: std::path::PathBuf,
+    },
     /// The vector index failed.
     #[error("the vector index failed")]
     Index(#[from] IndexError),
@@ -127,6 +137,7 @@ impl MemoryError {
             MemoryError::Index(_) => ErrorCode::Index,
             MemoryError::Conflict(_) => ErrorCode::Conflict,
             MemoryError::Cancelled(_) => ErrorCode::Cancelled,
+            MemoryError::Locked { .. } => ErrorCode::Locked,
             MemoryError::BulkInterrupted { source, .. } => source.code(),
         }
     }
@@ -173,6 +184,9 @@ impl MemoryError {
             ErrorCode::Cancelled => {
                 "the call was cancelled (runtime shutting down?); check the memory's state before retrying"
             }
+            ErrorCode::Locked => {
+                "wait for the other process to finish and retry (the CLI waits up to --lock-timeout seconds), or send requests to the `memlayer serve` that owns the database (CLI: --server)"
+            }
         }
     }
 
@@ -188,6 +202,7 @@ impl From<StoreError> for MemoryError {
     fn from(e: StoreError) -> Self {
         use StoreError as S;
         match e {
+            S::Locked { path } => MemoryError::Locked { path },
             S::NotFound { id } => MemoryError::NotFound { id: id.to_string() },
             S::Conflict { .. } => MemoryError::Conflict(e.to_string()),
             S::InvalidScope { field, reason } => MemoryError::invalid(field, reason),

@@ -7,6 +7,14 @@ use clap::{Args, Parser, Subcommand};
 /// Default `--log` filter: warnings, and llama.cpp's own chatter muted.
 pub const DEFAULT_LOG: &str = "warn,llama-cpp-2=error";
 
+/// A `--lock-timeout`: finite, 0 to one day.
+fn lock_timeout(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds from 0 to 86400")),
+    }
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "memlayer",
@@ -34,6 +42,17 @@ pub struct Cli {
     /// Overrides the config.
     #[arg(long, global = true, value_name = "MODEL")]
     pub chat: Option<String>,
+    /// Seconds to wait while another process has the database open (redb
+    /// locks the file) before failing with the error code `locked`.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMLAYER_LOCK_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 30.0,
+        value_parser = lock_timeout
+    )]
+    pub lock_timeout: f64,
     /// Print JSON (Mem0's response shapes) instead of tables.
     #[arg(long, global = true)]
     pub json: bool,

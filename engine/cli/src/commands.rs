@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use memlayer::models::{CachedModel, ModelSource};
 use memlayer::{
@@ -84,16 +84,20 @@ pub fn memory_config(cli: &Cli) -> CliResult<MemoryConfig> {
 
 /// Opens the database at `path`, loading the embedder (with a spinner).
 /// The chat model is loaded later, only by commands that need it.
-pub fn open_at(path: &Path, config: MemoryConfig) -> CliResult<Memory> {
+/// Waits up to `--lock-timeout` while another process has the file open.
+pub fn open_at(cli: &Cli, path: &Path, config: MemoryConfig) -> CliResult<Memory> {
     let pb = spinner(format!("loading embedder {}", describe(&config.embedder)));
-    let mem = Memory::open(path, config);
+    let mem = Memory::builder(path)
+        .config(config)
+        .lock_timeout(Duration::from_secs_f64(cli.lock_timeout))
+        .open();
     pb.finish_and_clear();
     Ok(mem?)
 }
 
 fn open(cli: &Cli) -> CliResult<Memory> {
     let config = memory_config(cli)?;
-    open_at(&db_path(cli)?, config)
+    open_at(cli, &db_path(cli)?, config)
 }
 
 /// Loads the chat model now (with a spinner) and returns how long it took.
@@ -606,7 +610,7 @@ pub fn reset(cli: &Cli, yes: bool) -> CliResult {
     {
         return Err(Failure::aborted("reset"));
     }
-    let mem = open_at(&path, memory_config(cli)?)?;
+    let mem = open_at(cli, &path, memory_config(cli)?)?;
     mem.reset()?;
     if cli.json {
         return print_json(&json!({"message": "Memory store reset successfully!"}));

@@ -126,7 +126,7 @@ pub fn run(cli: &Cli) -> CliResult {
         }
     };
     let t = Instant::now();
-    let mem = open_at(&path, config)?;
+    let mem = open_at(cli, &path, config)?;
     let embedder_load_ms = ms_since(t);
     let chat_load_ms = load_chat(&mem)?;
     let chat_model = mem.chat_model()?.model_id().to_string();

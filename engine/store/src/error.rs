@@ -13,6 +13,17 @@ pub enum StoreError {
     )]
     Storage(Box<redb::Error>),
 
+    /// Another process has the database open (redb holds an exclusive file
+    /// lock for as long as a process keeps the store open).
+    #[error(
+        "the database {} is open in another process; wait for it to finish (the CLI waits up to --lock-timeout), stop it, or send the request to the `memlayer serve` that owns it",
+        path.display()
+    )]
+    Locked {
+        /// The database file.
+        path: std::path::PathBuf,
+    },
+
     /// An I/O error outside redb (export/import streams).
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -171,7 +171,12 @@ impl Store {
         if let Some(c) = config.cache_size {
             builder.set_cache_size(c);
         }
-        let db = builder.create(&path)?;
+        let db = match builder.create(&path) {
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::Locked { path });
+            }
+            other => other?,
+        };
         let txn = db.begin_write()?;
         let stop_words;
         let mut upgraded_from = None;
