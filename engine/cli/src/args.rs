@@ -118,6 +118,9 @@ pub enum Command {
         #[arg(short = 'y', long)]
         yes: bool,
     },
+    /// Serve the memory to an MCP client over stdin/stdout (Model Context
+    /// Protocol; tools named like Mem0's: add_memory, search_memories, ...).
+    Mcp(McpArgs),
     /// Import a JSONL export (memories, vectors, history) into the database.
     Import {
         /// JSONL file; `-` reads standard input.
@@ -277,4 +280,18 @@ pub enum GraphCommand {
         #[arg(short = 'd', long, default_value_t = 3)]
         max_depth: usize,
     },
+}
+
+/// `memlayer mcp`: the default scope fills the ids a tool call leaves out.
+#[derive(Args, Debug, Clone, Default)]
+pub struct McpArgs {
+    /// Default user of tool calls.
+    #[arg(short = 'u', long, env = "MEMLAYER_USER_ID", value_name = "ID")]
+    pub user_id: Option<String>,
+    /// Default agent of tool calls.
+    #[arg(short = 'a', long, env = "MEMLAYER_AGENT_ID", value_name = "ID")]
+    pub agent_id: Option<String>,
+    /// Default run of tool calls.
+    #[arg(short = 'r', long, env = "MEMLAYER_RUN_ID", value_name = "ID")]
+    pub run_id: Option<String>,
 }

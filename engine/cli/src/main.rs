@@ -10,6 +10,7 @@ mod args;
 mod commands;
 mod demo;
 mod error;
+mod mcp;
 mod output;
 
 use clap::Parser;
@@ -29,6 +30,7 @@ fn run(cli: &Cli) -> CliResult {
         Command::DeleteAll { scope, yes } => commands::delete_all(cli, scope, *yes),
         Command::History { id } => commands::history(cli, id),
         Command::Reset { yes } => commands::reset(cli, *yes),
+        Command::Mcp(a) => mcp::run(cli, a),
         Command::Import { file } => commands::import(cli, file),
         Command::Export { file } => commands::export(cli, file.as_deref()),
         Command::Graph(g) => commands::graph(cli, g),

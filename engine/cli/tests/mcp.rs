@@ -1,0 +1,88 @@
+//! `memlayer mcp` driven by a real MCP client: the official Python SDK
+//! (`mcp` on PyPI, pinned), installed into a venv under the target
+//! directory on first use. The client script (`tests/mcp_client.py`)
+//! initializes, lists tools, calls every tool and its error paths, over
+//! the handshake-era and the 2026-07-28 protocol; inference runs on the
+//! real SmolLM2 model, embeddings on MiniLM.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use memlayer_models::{CachedModel, models_dir};
+
+/// The MCP Python SDK version the test pins.
+const MCP_SDK: &str = "mcp==2.3.0";
+
+fn python_with_mcp() -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mcp-venv");
+    let python = venv.join("bin").join("python");
+    let ready = |p: &Path| {
+        Command::new(p)
+            .args(["-c", "import mcp, sys; sys.exit(0)"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !ready(&python) {
+        let st = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 is needed to create the MCP client venv");
+        assert!(st.success(), "python3 -m venv {} failed", venv.display());
+        let st = Command::new(venv.join("bin").join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", MCP_SDK])
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "pip install {MCP_SDK} failed (PyPI reachable?)"
+        );
+    }
+    python
+}
+
+#[test]
+fn python_sdk_client_calls_every_tool() {
+    for m in [CachedModel::MINILM_L6_V2, CachedModel::SMOLLM2_135M] {
+        assert!(
+            m.path().exists(),
+            "{} is not installed: run scripts/fetch-models {}",
+            m.name,
+            m.alias()
+        );
+    }
+    let python = python_with_mcp();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("graph.toml");
+    std::fs::write(&config, "graph = true\n").unwrap();
+    let out = Command::new(python)
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join("mcp_client.py"),
+        )
+        .arg("--bin")
+        .arg(env!("CARGO_BIN_EXE_memlayer"))
+        .arg("--db")
+        .arg(dir.path().join("m.redb"))
+        .arg("--graph-db")
+        .arg(dir.path().join("g.redb"))
+        .arg("--graph-config")
+        .arg(&config)
+        .args(["--chat", "smollm2"])
+        .env("MEMLAYER_MODELS_DIR", models_dir())
+        .env_remove("MEMLAYER_DB")
+        .env_remove("MEMLAYER_USER_ID")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The transcript, for `--nocapture` runs and failure reports.
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "MCP client failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains(r#""kind": "done""#), "{stdout}");
+}
