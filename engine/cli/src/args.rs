@@ -53,6 +53,11 @@ pub struct Cli {
         value_parser = lock_timeout
     )]
     pub lock_timeout: f64,
+    /// Send add/search/get/list/update/delete/history/reset to this
+    /// `memlayer serve` instead of opening the database [default: the
+    /// server named in `<db>.server.json`, if it answers].
+    #[arg(long, global = true, env = "MEMLAYER_SERVER", value_name = "URL")]
+    pub server: Option<String>,
     /// Print JSON (Mem0's response shapes) instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -121,6 +126,12 @@ pub enum Command {
     /// Serve the memory to an MCP client over stdin/stdout (Model Context
     /// Protocol; tools named like Mem0's: add_memory, search_memories, ...).
     Mcp(McpArgs),
+    /// Serve the database over HTTP: Mem0's REST routes, /health, /metrics
+    /// and MCP at /mcp. One process owns the database; clients share it.
+    Serve(ServeArgs),
+    /// Check the database's integrity (records, vectors, scope indexes,
+    /// keyword postings, history, graph); exit 1 when a problem is found.
+    Verify,
     /// Import a JSONL export (memories, vectors, history) into the database.
     Import {
         /// JSONL file; `-` reads standard input.
@@ -294,4 +305,29 @@ pub struct McpArgs {
     /// Default run of tool calls.
     #[arg(short = 'r', long, env = "MEMLAYER_RUN_ID", value_name = "ID")]
     pub run_id: Option<String>,
+}
+
+/// `memlayer serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on; anything but loopback needs an API key.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    pub host: std::net::IpAddr,
+    /// Port (0 picks a free one; the address is printed and written to
+    /// `<db>.server.json`).
+    #[arg(long, default_value_t = 8765)]
+    pub port: u16,
+    /// File holding the API key (`Authorization: Bearer <key>`); else
+    /// $MEMLAYER_API_KEY. The key is never logged.
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 8 << 20, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+    /// Longest a REST request may take, in seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    pub request_timeout: u64,
+    /// Default scope of MCP tool calls.
+    #[command(flatten)]
+    pub mcp: McpArgs,
 }

@@ -15,6 +15,7 @@ use memlayer::{
 use serde_json::{Map, Value, json};
 
 use crate::args::{AddArgs, Cli, GraphCommand, ListArgs, ScopeArgs, SearchArgs, UpdateArgs};
+use crate::backend::Backend;
 use crate::error::{CliResult, Failure};
 use crate::output::{
     Table, byte_progress, count, count_progress, history_table, one_line, print_item, print_json,
@@ -376,10 +377,10 @@ pub fn add(cli: &Cli, a: &AddArgs) -> CliResult {
             .map(|t| parse_time("timestamp", t))
             .transpose()?,
     };
-    let mem = open(cli)?;
+    let mem = Backend::open(cli)?;
     let uses_llm = infer || opts.memory_type.is_some();
-    if uses_llm {
-        load_chat(&mem)?;
+    if let (true, Backend::Local(m)) = (uses_llm, &mem) {
+        load_chat(m)?;
     }
     let pb = spinner(if uses_llm {
         "extracting facts and reconciling with memory"
@@ -446,7 +447,7 @@ pub fn search(cli: &Cli, a: &SearchArgs) -> CliResult {
         include_superseded: a.include_superseded,
         ..SearchOptions::default()
     };
-    let mem = open(cli)?;
+    let mem = Backend::open(cli)?;
     let r = mem.search(&a.query, &opts)?;
     if cli.json {
         return print_json(&r);
@@ -483,7 +484,7 @@ pub fn search(cli: &Cli, a: &SearchArgs) -> CliResult {
 
 /// `memlayer get`.
 pub fn get(cli: &Cli, id: &str) -> CliResult {
-    let mem = open(cli)?;
+    let mem = Backend::open(cli)?;
     let m = mem.get(id)?.ok_or_else(|| Failure::not_found(id))?;
     if cli.json {
         return print_json(&m);
@@ -508,7 +509,7 @@ pub fn list(cli: &Cli, a: &ListArgs) -> CliResult {
         include_expired: a.include_expired,
         include_superseded: a.include_superseded,
     };
-    let mem = open(cli)?;
+    let mem = Backend::open(cli)?;
     let page = mem.get_all(&opts)?;
     if cli.json {
         return print_json(&page);
@@ -540,7 +541,7 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> CliResult {
         .as_deref()
         .map(|s| parse_object("--metadata", s))
         .transpose()?;
-    let mem = open(cli)?;
+    let mem = Backend::open(cli)?;
     let m = mem.update(
         &a.id,
         &UpdateOptions {
@@ -557,7 +558,7 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> CliResult {
 
 /// `memlayer delete`.
 pub fn delete(cli: &Cli, id: &str) -> CliResult {
-    let mem = open(cli)?;
+    let mem = Backend::open(cli)?;
     mem.delete(id)?;
     if cli.json {
         return print_json(&json!({"message": "Memory deleted successfully!", "id": id.trim()}));
@@ -573,7 +574,7 @@ pub fn delete_all(cli: &Cli, scope: &ScopeArgs, yes: bool) -> CliResult {
     if !yes && !confirm(&format!("Delete every memory of {label}?"))? {
         return Err(Failure::aborted("delete-all"));
     }
-    let mem = open(cli)?;
+    let mem = Backend::open(cli)?;
     let report = mem.delete_all(&scope)?;
     if cli.json {
         return print_json(&json!({
@@ -590,7 +591,7 @@ pub fn delete_all(cli: &Cli, scope: &ScopeArgs, yes: bool) -> CliResult {
 
 /// `memlayer history`.
 pub fn history(cli: &Cli, id: &str) -> CliResult {
-    let mem = open(cli)?;
+    let mem = Backend::open(cli)?;
     let h = mem.history(id)?;
     if cli.json {
         return print_json(&h);
@@ -610,7 +611,7 @@ pub fn reset(cli: &Cli, yes: bool) -> CliResult {
     {
         return Err(Failure::aborted("reset"));
     }
-    let mem = open_at(cli, &path, memory_config(cli)?)?;
+    let mem = Backend::open(cli)?;
     mem.reset()?;
     if cli.json {
         return print_json(&json!({"message": "Memory store reset successfully!"}));
@@ -791,4 +792,51 @@ pub fn graph(cli: &Cli, g: &GraphCommand) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// `memlayer verify`: the store's integrity report; exit 1 on problems.
+pub fn verify(cli: &Cli) -> CliResult {
+    let mem = open(cli)?;
+    let r = mem.verify()?;
+    if cli.json {
+        print_json(&json!({
+            "ok": r.is_ok(),
+            "seq": r.seq,
+            "records": r.records,
+            "history_events": r.history_events,
+            "postings": r.postings,
+            "graph_nodes": r.graph_nodes,
+            "graph_edges": r.graph_edges,
+            "problem_count": r.problem_count,
+            "problems": r.problems,
+        }))?;
+    } else {
+        println!(
+            "checked {} memories, {} history events, {} postings, {} graph nodes, {} edges at commit {}: {}",
+            r.records,
+            r.history_events,
+            r.postings,
+            r.graph_nodes,
+            r.graph_edges,
+            r.seq,
+            if r.is_ok() {
+                "ok".to_string()
+            } else {
+                format!("{} problem(s)", r.problem_count)
+            }
+        );
+        for p in &r.problems {
+            println!("  {p}");
+        }
+    }
+    if r.is_ok() {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: "corrupt",
+            message: format!("verify found {} problem(s)", r.problem_count),
+            suggestion: "export what is readable (memlayer export) and import it into a new database; report the problems".into(),
+            exit: crate::error::EXIT_OTHER,
+        })
+    }
 }

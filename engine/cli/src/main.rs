@@ -7,11 +7,13 @@
 //! on stdout.
 
 mod args;
+mod backend;
 mod commands;
 mod demo;
 mod error;
 mod mcp;
 mod output;
+mod serve;
 
 use clap::Parser;
 use serde_json::json;
@@ -31,6 +33,8 @@ fn run(cli: &Cli) -> CliResult {
         Command::History { id } => commands::history(cli, id),
         Command::Reset { yes } => commands::reset(cli, *yes),
         Command::Mcp(a) => mcp::run(cli, a),
+        Command::Serve(a) => serve::run(cli, a),
+        Command::Verify => commands::verify(cli),
         Command::Import { file } => commands::import(cli, file),
         Command::Export { file } => commands::export(cli, file.as_deref()),
         Command::Graph(g) => commands::graph(cli, g),

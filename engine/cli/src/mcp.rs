@@ -9,6 +9,19 @@ use crate::args::{Cli, McpArgs};
 use crate::commands::{db_path, memory_config, open_at};
 use crate::error::{CliResult, EXIT_OTHER, Failure};
 
+/// The default scope of MCP tool calls, checked.
+pub fn default_scope(a: &McpArgs) -> CliResult<Scope> {
+    let defaults = Scope {
+        user_id: clean(&a.user_id),
+        agent_id: clean(&a.agent_id),
+        run_id: clean(&a.run_id),
+    };
+    if defaults != Scope::default() {
+        defaults.validated()?;
+    }
+    Ok(defaults)
+}
+
 fn clean(id: &Option<String>) -> Option<String> {
     id.as_deref()
         .map(str::trim)
@@ -18,14 +31,7 @@ fn clean(id: &Option<String>) -> Option<String> {
 
 /// Opens the database, then serves until the client closes the session.
 pub fn run(cli: &Cli, a: &McpArgs) -> CliResult {
-    let defaults = Scope {
-        user_id: clean(&a.user_id),
-        agent_id: clean(&a.agent_id),
-        run_id: clean(&a.run_id),
-    };
-    if defaults != Scope::default() {
-        defaults.validated()?;
-    }
+    let defaults = default_scope(a)?;
     let mem = open_at(cli, &db_path(cli)?, memory_config(cli)?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -45,7 +51,7 @@ pub fn run(cli: &Cli, a: &McpArgs) -> CliResult {
 }
 
 /// The error and its sources on one line.
-fn chain(e: &dyn std::error::Error) -> String {
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -6,41 +6,13 @@
 //! real SmolLM2 model, embeddings on MiniLM.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
+use common::python_with_mcp;
 use memlayer_models::{CachedModel, models_dir};
-
-/// The MCP Python SDK version the test pins.
-const MCP_SDK: &str = "mcp==2.3.0";
-
-fn python_with_mcp() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mcp-venv");
-    let python = venv.join("bin").join("python");
-    let ready = |p: &Path| {
-        Command::new(p)
-            .args(["-c", "import mcp, sys; sys.exit(0)"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !ready(&python) {
-        let st = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 is needed to create the MCP client venv");
-        assert!(st.success(), "python3 -m venv {} failed", venv.display());
-        let st = Command::new(venv.join("bin").join("pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", MCP_SDK])
-            .status()
-            .unwrap();
-        assert!(
-            st.success(),
-            "pip install {MCP_SDK} failed (PyPI reachable?)"
-        );
-    }
-    python
-}
 
 #[test]
 fn python_sdk_client_calls_every_tool() {

@@ -3,7 +3,8 @@ initialize (handshake era and the 2026-07-28 discover mode), list tools,
 call every tool, check results and error paths. Run by tests/mcp.rs, which
 creates the venv; prints a transcript (one JSON object per exchange).
 
-usage: python mcp_client.py --bin MEMLAYER --db DB --chat MODEL
+usage: python mcp_client.py --bin MEMLAYER --db DB --graph-db DB --graph-config TOML --chat MODEL
+       python mcp_client.py --url http://127.0.0.1:PORT/mcp   (a `memlayer serve -u alice`)
 """
 
 import argparse
@@ -57,6 +58,8 @@ class Session:
 
 
 def server(args, *extra):
+    if args.url:  # a running `memlayer serve` (default user alice): MCP over streamable HTTP
+        return args.url
     return StdioServerParameters(
         command=args.bin,
         args=["--db", args.db, "--chat", args.chat, *extra],
@@ -158,7 +161,10 @@ async def modern_session(args):
         r = await s.call("add_memory", {"text": "Always answers in French", "infer": False})
         check(r["results"][0]["event"] == "ADD", "add (modern)")
         r = await s.call("search_memories", {"query": "language of answers"})
-        check(r["results"][0]["agent_id"] == "planner", "default agent applied")
+        if args.url:
+            check(r["results"][0]["user_id"] == "alice", "server's default user applied")
+        else:
+            check(r["results"][0]["agent_id"] == "planner", "default agent applied")
 
 
 async def graph_session(args, config):
@@ -184,14 +190,18 @@ async def graph_session(args, config):
 
 async def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--bin", required=True)
-    p.add_argument("--db", required=True)
-    p.add_argument("--graph-db", required=True)
-    p.add_argument("--graph-config", required=True)
+    p.add_argument("--url", help="MCP endpoint of a running `memlayer serve -u alice`")
+    p.add_argument("--bin")
+    p.add_argument("--db")
+    p.add_argument("--graph-db")
+    p.add_argument("--graph-config")
     p.add_argument("--chat", default="smollm2")
     args = p.parse_args()
     await memory_session(args)
     await modern_session(args)
+    if args.url:
+        log("done", ok=True)
+        return
     args.db = args.graph_db
     await graph_session(args, args.graph_config)
     log("done", ok=True)

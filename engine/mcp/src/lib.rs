@@ -26,6 +26,8 @@
 #![deny(missing_docs)]
 
 mod error;
+#[cfg(feature = "http")]
+mod http;
 pub mod params;
 pub mod reply;
 pub mod tools;
@@ -41,6 +43,8 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, ServiceExt};
 
 pub use error::{McpError, Result};
+#[cfg(feature = "http")]
+pub use http::{HttpService, http_service};
 
 /// The protocol revisions served.
 pub const PROTOCOL_VERSIONS: &[ProtocolVersion] = ProtocolVersion::KNOWN_VERSIONS;
