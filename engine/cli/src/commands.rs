@@ -2,24 +2,19 @@
 //! fails fast, before any model loads), then the engine call, then JSON
 //! (`--json`, Mem0's shapes) or human output.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use memlayer::models::{CachedModel, ModelSource};
-use memlayer::{
-    AddEvent, AddOptions, AddResult, BulkMemory, Event, GetAllOptions, Memory, MemoryConfig,
-    MemoryError, Messages, Scope, SearchOptions, UpdateOptions,
-};
+use memlayer::{GetAllOptions, Memory, MemoryConfig, Scope, SearchOptions, UpdateOptions};
 use serde_json::{Map, Value, json};
 
-use crate::args::{AddArgs, Cli, GraphCommand, ListArgs, ScopeArgs, SearchArgs, UpdateArgs};
+use crate::args::{Cli, GraphCommand, ListArgs, ScopeArgs, SearchArgs, UpdateArgs};
 use crate::backend::Backend;
 use crate::error::{CliResult, Failure};
 use crate::output::{
-    Table, byte_progress, count, count_progress, history_table, one_line, print_item, print_json,
-    short_time, spinner,
+    Table, count, history_table, one_line, print_item, print_json, short_time, spinner,
 };
 
 /// A cached-model alias or folder name, else a filesystem path.
@@ -96,7 +91,7 @@ pub fn open_at(cli: &Cli, path: &Path, config: MemoryConfig) -> CliResult<Memory
     Ok(mem?)
 }
 
-fn open(cli: &Cli) -> CliResult<Memory> {
+pub(crate) fn open(cli: &Cli) -> CliResult<Memory> {
     let config = memory_config(cli)?;
     open_at(cli, &db_path(cli)?, config)
 }
@@ -114,11 +109,11 @@ pub fn load_chat(mem: &Memory) -> CliResult<f64> {
     Ok(t.elapsed().as_secs_f64() * 1e3)
 }
 
-fn parse_json(flag: &str, s: &str) -> CliResult<Value> {
+pub(crate) fn parse_json(flag: &str, s: &str) -> CliResult<Value> {
     serde_json::from_str(s).map_err(|e| Failure::usage(flag, format!("not valid JSON: {e}")))
 }
 
-fn parse_object(flag: &str, s: &str) -> CliResult<Map<String, Value>> {
+pub(crate) fn parse_object(flag: &str, s: &str) -> CliResult<Map<String, Value>> {
     match parse_json(flag, s)? {
         Value::Object(m) => Ok(m),
         other => Err(Failure::usage(
@@ -129,7 +124,7 @@ fn parse_object(flag: &str, s: &str) -> CliResult<Map<String, Value>> {
 }
 
 /// The scope flags as a validated [`Scope`] (at least one id, well formed).
-fn scope_of(s: &ScopeArgs) -> CliResult<Scope> {
+pub(crate) fn scope_of(s: &ScopeArgs) -> CliResult<Scope> {
     let scope = Scope {
         user_id: s.user_id.clone(),
         agent_id: s.agent_id.clone(),
@@ -145,7 +140,7 @@ fn scope_of(s: &ScopeArgs) -> CliResult<Scope> {
 }
 
 /// Reads a file named on the command line, `-` meaning standard input.
-fn read_input(path: &Path) -> CliResult<String> {
+pub(crate) fn read_input(path: &Path) -> CliResult<String> {
     let mut s = String::new();
     if path.as_os_str() == "-" {
         std::io::stdin()
@@ -158,13 +153,13 @@ fn read_input(path: &Path) -> CliResult<String> {
     Ok(s)
 }
 
-fn is_stdio(path: Option<&Path>) -> bool {
+pub(crate) fn is_stdio(path: Option<&Path>) -> bool {
     path.is_none_or(|p| p.as_os_str() == "-")
 }
 
 /// Asks on the terminal; without a terminal on stdin there is no one to ask
 /// and the command proceeds.
-fn confirm(question: &str) -> CliResult<bool> {
+pub(crate) fn confirm(question: &str) -> CliResult<bool> {
     if !std::io::stdin().is_terminal() {
         return Ok(true);
     }
@@ -181,7 +176,7 @@ fn confirm(question: &str) -> CliResult<bool> {
     ))
 }
 
-fn scope_label(s: &Scope) -> String {
+pub(crate) fn scope_label(s: &Scope) -> String {
     [
         ("user_id", &s.user_id),
         ("agent_id", &s.agent_id),
@@ -191,242 +186,6 @@ fn scope_label(s: &Scope) -> String {
     .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
     .collect::<Vec<_>>()
     .join(" ")
-}
-
-/// `ADD` / `UPDATE` / `DELETE` / `SUPERSEDE`.
-pub fn event_name(e: Event) -> &'static str {
-    match e {
-        Event::Add => "ADD",
-        Event::Update => "UPDATE",
-        Event::Delete => "DELETE",
-        Event::Supersede => "SUPERSEDE",
-    }
-}
-
-/// The text column of an add event: the memory, plus what it replaced.
-pub fn event_text(e: &AddEvent) -> String {
-    let mut s = one_line(&e.memory);
-    if let Some(prev) = &e.previous_memory {
-        s.push_str(&format!("  (was: {})", one_line(prev)));
-    }
-    if let Some(by) = &e.superseded_by {
-        s.push_str(&format!("  (superseded by {by})"));
-    }
-    s
-}
-
-/// One line of counters of an `add` call.
-pub fn add_summary(r: &AddResult, ms: f64, infer: bool) -> String {
-    let s = &r.stats;
-    let mut out = format!(
-        "{} in {ms:.0} ms",
-        count(r.results.len() as u64, "change", "changes")
-    );
-    if infer {
-        out.push_str(&format!(
-            " · {} LLM call(s) · {} prompt tokens ({} cached) · {} generated · {} fact(s)",
-            s.llm_calls, s.prompt_tokens, s.cached_prompt_tokens, s.completion_tokens, s.facts
-        ));
-        if s.exact_duplicates > 0 {
-            out.push_str(&format!(" · {} already known", s.exact_duplicates));
-        }
-        if s.dropped > 0 {
-            out.push_str(&format!(" · {} invalid decision(s) dropped", s.dropped));
-        }
-    }
-    out
-}
-
-/// A `--timestamp`: RFC 3339 or Unix seconds.
-fn parse_time(flag: &str, s: &str) -> CliResult<memlayer::store::Timestamp> {
-    let t = s.trim();
-    let r = match t.parse::<i64>() {
-        Ok(secs) => memlayer::store::Timestamp::from_unix_seconds(secs),
-        Err(_) => memlayer::store::Timestamp::parse_rfc3339(t),
-    };
-    r.map_err(|e| Failure::usage(flag, e.to_string()))
-}
-
-/// Reads and parses every line of a `--jsonl` file; each line takes the
-/// ids it lacks from `default`. Returns the items and their line numbers.
-fn read_bulk(file: &Path, default: &Scope) -> CliResult<(Vec<BulkMemory>, Vec<usize>)> {
-    let reader: Box<dyn Read> =
-        if is_stdio(Some(file)) {
-            Box::new(std::io::stdin())
-        } else {
-            Box::new(File::open(file).map_err(|e| {
-                Failure::usage("jsonl", format!("cannot open {}: {e}", file.display()))
-            })?)
-        };
-    let (mut items, mut lines) = (Vec::new(), Vec::new());
-    for (i, line) in BufReader::new(reader).lines().enumerate() {
-        let line = line.map_err(|e| Failure::io(format!("reading {}", file.display()), e))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let mut m: BulkMemory = serde_json::from_str(&line).map_err(|e| {
-            // serde's "at line 1 column N" is about the line alone.
-            let msg = e.to_string();
-            let msg = msg.rsplit_once(" at line ").map_or(msg.as_str(), |x| x.0);
-            Failure::usage(
-                "jsonl",
-                format!("line {} (column {}): {msg}", i + 1, e.column()),
-            )
-        })?;
-        let s = &mut m.scope;
-        s.user_id = s.user_id.take().or_else(|| default.user_id.clone());
-        s.agent_id = s.agent_id.take().or_else(|| default.agent_id.clone());
-        s.run_id = s.run_id.take().or_else(|| default.run_id.clone());
-        items.push(m);
-        lines.push(i + 1);
-    }
-    Ok((items, lines))
-}
-
-/// Names the line of a bulk item in a validation error (`item 7 (user_id)`
-/// becomes `line 9 (user_id)`).
-fn at_line(e: MemoryError, lines: &[usize]) -> MemoryError {
-    match e {
-        MemoryError::Validation { field, reason } => {
-            let renamed = field.strip_prefix("item ").and_then(|rest| {
-                let (n, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-                let line = lines.get(n.parse::<usize>().ok()?)?;
-                Some(format!("line {line} {tail}").trim_end().to_string())
-            });
-            let field = renamed.unwrap_or(field);
-            MemoryError::Validation { field, reason }
-        }
-        other => other,
-    }
-}
-
-/// `memlayer add --jsonl`.
-fn add_jsonl(cli: &Cli, a: &AddArgs, file: &Path) -> CliResult {
-    let default = Scope {
-        user_id: a.scope.user_id.clone(),
-        agent_id: a.scope.agent_id.clone(),
-        run_id: a.scope.run_id.clone(),
-    };
-    let (items, lines) = read_bulk(file, &default)?;
-    let mem = open(cli)?;
-    let pb = count_progress("embedding and storing", items.len() as u64);
-    let t = Instant::now();
-    let r = mem.add_many_with_progress(&items, |done| pb.set_position(done as u64));
-    pb.finish_and_clear();
-    let r = r.map_err(|e| at_line(e, &lines))?;
-    let s = t.elapsed().as_secs_f64();
-    if cli.json {
-        return print_json(&json!({
-            "message": "Memories added successfully!",
-            "added": r.ids.len(),
-            "skipped": r.skipped,
-            "commits": r.commits,
-            "ids": r.ids,
-        }));
-    }
-    println!(
-        "stored {} in {s:.1} s ({:.0}/s, {} write batches){}",
-        count(r.ids.len() as u64, "memory", "memories"),
-        r.ids.len() as f64 / s.max(1e-9),
-        r.commits,
-        if r.skipped > 0 {
-            format!(" · {} system line(s) skipped", r.skipped)
-        } else {
-            String::new()
-        }
-    );
-    Ok(())
-}
-
-/// `memlayer add`.
-pub fn add(cli: &Cli, a: &AddArgs) -> CliResult {
-    if let Some(f) = &a.jsonl {
-        return add_jsonl(cli, a, f);
-    }
-    let messages = match (&a.text, &a.file) {
-        (Some(t), _) if t == "-" => Messages::Text(read_input(Path::new("-"))?),
-        (Some(t), _) => Messages::Text(t.clone()),
-        (None, Some(f)) => {
-            let v = parse_json("--file", &read_input(f)?)?;
-            Messages::from_json(&v)?
-        }
-        (None, None) => return Err(Failure::usage("messages", "give a TEXT or --file")),
-    };
-    // Validate everything before loading any model.
-    messages.clone().normalize()?;
-    let scope = scope_of(&a.scope)?;
-    let metadata = a
-        .metadata
-        .as_deref()
-        .map(|s| parse_object("--metadata", s))
-        .transpose()?;
-    if let Some(m) = &metadata {
-        memlayer::store::validate_metadata(m)?;
-    }
-    let infer = a.infer || !a.no_infer;
-    let opts = AddOptions {
-        scope,
-        metadata,
-        infer,
-        memory_type: a.memory_type.clone(),
-        prompt: a.prompt.clone(),
-        expiration_date: a.expiration_date.clone(),
-        timestamp: a
-            .timestamp
-            .as_deref()
-            .map(|t| parse_time("timestamp", t))
-            .transpose()?,
-    };
-    let mem = Backend::open(cli)?;
-    let uses_llm = infer || opts.memory_type.is_some();
-    if let (true, Backend::Local(m)) = (uses_llm, &mem) {
-        load_chat(m)?;
-    }
-    let pb = spinner(if uses_llm {
-        "extracting facts and reconciling with memory"
-    } else {
-        "embedding and storing"
-    });
-    let t = Instant::now();
-    let r = mem.add(messages, &opts);
-    pb.finish_and_clear();
-    let r = r?;
-    let ms = t.elapsed().as_secs_f64() * 1e3;
-    if cli.json {
-        return print_json(&r);
-    }
-    if r.results.is_empty() {
-        println!("nothing changed: no new facts to remember (or all already known)");
-    } else {
-        let mut t = Table::new(vec!["EVENT", "ID", "MEMORY"]);
-        for e in &r.results {
-            t.row(vec![
-                event_name(e.event).into(),
-                e.id.clone(),
-                event_text(e),
-            ]);
-        }
-        t.print();
-    }
-    if let Some(g) = r.relations.as_ref().filter(|g| !g.is_empty()) {
-        let mut t = Table::new(vec!["GRAPH", "SOURCE", "RELATIONSHIP", "DESTINATION"]);
-        for (what, rels) in [
-            ("added", &g.added_entities),
-            ("invalidated", &g.deleted_entities),
-        ] {
-            for x in rels {
-                t.row(vec![
-                    what.into(),
-                    x.source.clone(),
-                    x.relationship.clone(),
-                    x.destination.clone(),
-                ]);
-            }
-        }
-        t.print();
-    }
-    println!("{}", add_summary(&r, ms, uses_llm));
-    Ok(())
 }
 
 /// `memlayer search`.
@@ -623,79 +382,6 @@ pub fn reset(cli: &Cli, yes: bool) -> CliResult {
     Ok(())
 }
 
-fn transfer_json(message: &str, s: &memlayer::store::TransferStats) -> Value {
-    json!({
-        "message": message,
-        "memories": s.memories,
-        "history": s.history,
-        "graph_nodes": s.nodes,
-        "graph_edges": s.edges,
-    })
-}
-
-/// `memlayer import`.
-pub fn import(cli: &Cli, file: &Path) -> CliResult {
-    let (reader, len): (Box<dyn Read>, Option<u64>) = if is_stdio(Some(file)) {
-        (Box::new(std::io::stdin()), None)
-    } else {
-        let f = File::open(file)
-            .map_err(|e| Failure::usage("file", format!("cannot open {}: {e}", file.display())))?;
-        let len = f.metadata().ok().map(|m| m.len());
-        (Box::new(f), len)
-    };
-    let mem = open(cli)?;
-    let pb = byte_progress("importing", len);
-    let r = mem.import_jsonl(pb.wrap_read(BufReader::new(reader)));
-    pb.finish_and_clear();
-    let stats = r?;
-    if cli.json {
-        return print_json(&transfer_json("Memories imported successfully!", &stats));
-    }
-    println!(
-        "imported {} and {}",
-        count(stats.memories, "memory", "memories"),
-        count(stats.history, "history event", "history events")
-    );
-    Ok(())
-}
-
-/// `memlayer export`.
-pub fn export(cli: &Cli, file: Option<&Path>) -> CliResult {
-    let mem = open(cli)?;
-    if is_stdio(file) {
-        let mut w = BufWriter::new(std::io::stdout().lock());
-        let stats = mem.export_jsonl(&mut w)?;
-        w.flush()
-            .map_err(|e| Failure::io("writing standard output", e))?;
-        // Standard output carries the JSONL; the summary goes to stderr.
-        if !cli.json {
-            eprintln!(
-                "exported {} and {}",
-                count(stats.memories, "memory", "memories"),
-                count(stats.history, "history event", "history events")
-            );
-        }
-        return Ok(());
-    }
-    let path = file.unwrap_or(Path::new("-"));
-    let f = File::create(path)
-        .map_err(|e| Failure::io(format!("cannot create {}", path.display()), e))?;
-    let mut w = BufWriter::new(f);
-    let stats = mem.export_jsonl(&mut w)?;
-    w.flush()
-        .map_err(|e| Failure::io(format!("writing {}", path.display()), e))?;
-    if cli.json {
-        return print_json(&transfer_json("Memories exported successfully!", &stats));
-    }
-    println!(
-        "exported {} and {} to {}",
-        count(stats.memories, "memory", "memories"),
-        count(stats.history, "history event", "history events"),
-        path.display()
-    );
-    Ok(())
-}
-
 fn print_relations(rels: &[memlayer::Relation]) {
     if rels.is_empty() {
         return;
@@ -792,51 +478,4 @@ pub fn graph(cli: &Cli, g: &GraphCommand) -> CliResult {
         }
     }
     Ok(())
-}
-
-/// `memlayer verify`: the store's integrity report; exit 1 on problems.
-pub fn verify(cli: &Cli) -> CliResult {
-    let mem = open(cli)?;
-    let r = mem.verify()?;
-    if cli.json {
-        print_json(&json!({
-            "ok": r.is_ok(),
-            "seq": r.seq,
-            "records": r.records,
-            "history_events": r.history_events,
-            "postings": r.postings,
-            "graph_nodes": r.graph_nodes,
-            "graph_edges": r.graph_edges,
-            "problem_count": r.problem_count,
-            "problems": r.problems,
-        }))?;
-    } else {
-        println!(
-            "checked {} memories, {} history events, {} postings, {} graph nodes, {} edges at commit {}: {}",
-            r.records,
-            r.history_events,
-            r.postings,
-            r.graph_nodes,
-            r.graph_edges,
-            r.seq,
-            if r.is_ok() {
-                "ok".to_string()
-            } else {
-                format!("{} problem(s)", r.problem_count)
-            }
-        );
-        for p in &r.problems {
-            println!("  {p}");
-        }
-    }
-    if r.is_ok() {
-        Ok(())
-    } else {
-        Err(Failure {
-            code: "corrupt",
-            message: format!("verify found {} problem(s)", r.problem_count),
-            suggestion: "export what is readable (memlayer export) and import it into a new database; report the problems".into(),
-            exit: crate::error::EXIT_OTHER,
-        })
-    }
 }

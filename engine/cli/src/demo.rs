@@ -11,8 +11,9 @@ use memlayer::{AddOptions, AddResult, AddStats, Event, HistoryEvent, Memory, Mes
 use memlayer::{SearchOptions, SearchResult};
 use serde::Serialize;
 
+use crate::add::{event_name, event_text};
 use crate::args::Cli;
-use crate::commands::{describe, event_name, event_text, load_chat, memory_config, open_at};
+use crate::commands::{describe, load_chat, memory_config, open_at};
 use crate::error::{CliResult, Failure};
 use crate::output::{history_table, one_line, print_json, spinner};
 

@@ -6,6 +6,8 @@
 //! stderr, and with `--json` also `{"error": {code, message, suggestion}}`
 //! on stdout.
 
+mod add;
+mod admin;
 mod args;
 mod backend;
 mod commands;
@@ -23,7 +25,7 @@ use crate::error::{CliResult, EXIT_USAGE, Failure};
 
 fn run(cli: &Cli) -> CliResult {
     match &cli.command {
-        Command::Add(a) => commands::add(cli, a),
+        Command::Add(a) => add::add(cli, a),
         Command::Search(a) => commands::search(cli, a),
         Command::Get { id } => commands::get(cli, id),
         Command::List(a) => commands::list(cli, a),
@@ -34,9 +36,9 @@ fn run(cli: &Cli) -> CliResult {
         Command::Reset { yes } => commands::reset(cli, *yes),
         Command::Mcp(a) => mcp::run(cli, a),
         Command::Serve(a) => serve::run(cli, a),
-        Command::Verify => commands::verify(cli),
-        Command::Import { file } => commands::import(cli, file),
-        Command::Export { file } => commands::export(cli, file.as_deref()),
+        Command::Verify => admin::verify(cli),
+        Command::Import { file } => admin::import(cli, file),
+        Command::Export { file } => admin::export(cli, file.as_deref()),
         Command::Graph(g) => commands::graph(cli, g),
         Command::Demo => demo::run(cli),
     }

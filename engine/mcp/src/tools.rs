@@ -133,14 +133,14 @@ pub fn parse<T: DeserializeOwned + JsonSchema + 'static>(
     args: JsonObject,
 ) -> Result<T, MemoryError> {
     let schema = schema_for_type::<T>();
-    if let Some(Value::Object(props)) = schema.get("properties") {
-        if let Some(k) = args.keys().find(|k| !props.contains_key(*k)) {
-            let known: Vec<&str> = props.keys().map(String::as_str).collect();
-            return Err(MemoryError::Validation {
-                field: k.clone(),
-                reason: format!("unknown argument of {tool}; it takes: {}", known.join(", ")),
-            });
-        }
+    if let Some(Value::Object(props)) = schema.get("properties")
+        && let Some(k) = args.keys().find(|k| !props.contains_key(*k))
+    {
+        let known: Vec<&str> = props.keys().map(String::as_str).collect();
+        return Err(MemoryError::Validation {
+            field: k.clone(),
+            reason: format!("unknown argument of {tool}; it takes: {}", known.join(", ")),
+        });
     }
     serde_json::from_value(Value::Object(args)).map_err(|e| MemoryError::Validation {
         field: format!("{tool} arguments"),

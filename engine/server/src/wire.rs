@@ -91,17 +91,17 @@ pub fn scope_conflict(scope: &Scope, filters: Option<&Value>) -> Result<(), ApiE
             }
             _ => continue,
         };
-        if let (Some(given), Some(asked)) = (given, v.as_str()) {
-            if given.trim() != asked.trim() {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::FORBIDDEN,
-                    "scope_conflict",
-                    format!(
-                        "the filters ask for {k} `{asked}` but the request is scoped to {k} `{given}`"
-                    ),
-                    "put the ids in the request's scope, not in filters that contradict it",
-                ));
-            }
+        if let (Some(given), Some(asked)) = (given, v.as_str())
+            && given.trim() != asked.trim()
+        {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "scope_conflict",
+                format!(
+                    "the filters ask for {k} `{asked}` but the request is scoped to {k} `{given}`"
+                ),
+                "put the ids in the request's scope, not in filters that contradict it",
+            ));
         }
     }
     Ok(())
