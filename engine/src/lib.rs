@@ -63,7 +63,8 @@ pub use memory::Memory;
 pub use messages::{MAX_MESSAGE_BYTES, MAX_MESSAGES, MAX_TOTAL_BYTES, Message, Messages};
 pub use types::{
     AddEvent, AddOptions, AddResult, AddStats, Event, GetAllOptions, MemoryItem, MemoryPage,
-    PROCEDURAL_MEMORY, Reranker, ScoreDetails, SearchOptions, SearchResult, UpdateOptions,
+    PROCEDURAL_MEMORY, Reranker, ScoreDetails, SearchOptions, SearchResult, StageTimings,
+    UpdateOptions,
 };
 pub use vectors::IndexOrigin;
 

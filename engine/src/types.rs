@@ -47,9 +47,38 @@ impl AddEvent {
     }
 }
 
+/// Wall time of each stage of one call, in order (not part of the JSON
+/// response; front ends export them, e.g. `memlayer serve`'s `/metrics`).
+///
+/// ```
+/// let mut t = memlayer::StageTimings::default();
+/// let start = std::time::Instant::now();
+/// t.record("embed", start);
+/// assert_eq!(t.stages()[0].0, "embed");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StageTimings(Vec<(&'static str, f64)>);
+
+impl StageTimings {
+    /// Records `stage` as having taken the time since `since`; returns now
+    /// (the next stage's start).
+    pub fn record(&mut self, stage: &'static str, since: std::time::Instant) -> std::time::Instant {
+        let now = std::time::Instant::now();
+        self.0.push((stage, (now - since).as_secs_f64() * 1e3));
+        now
+    }
+    /// `(stage, milliseconds)` in the order they ran; a stage that ran
+    /// several times appears several times.
+    pub fn stages(&self) -> &[(&'static str, f64)] {
+        &self.0
+    }
+}
+
 /// Counters of one `add` call (not part of the JSON response).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct AddStats {
+    /// Wall time per pipeline stage.
+    pub timings: StageTimings,
     /// Facts extracted.
     pub facts: usize,
     /// Chat-model calls made (generations and scorings).
@@ -212,6 +241,9 @@ pub struct SearchResult {
     /// Relations of the entities recognised in the query, best first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relations: Option<Vec<crate::graph::Relation>>,
+    /// Wall time per stage (not serialised).
+    #[serde(skip)]
+    pub timings: StageTimings,
 }
 
 /// Response of `get_all`: `{"results": [...], "next_cursor": ...}`.

@@ -110,6 +110,23 @@ fn new_facts_without_candidates_skip_reconciliation() {
     assert_eq!(texts(&mem, "u"), vec!["Is vegetarian", "Lives in Oslo"]);
     let m = mem.get(&r.results[0].id).unwrap().unwrap();
     assert_eq!(m.role.as_deref(), Some("user"));
+    // Stage timings, in pipeline order (exported by `memlayer serve`).
+    let stages: Vec<&str> = r.stats.timings.stages().iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        stages,
+        [
+            "extract",
+            "fact_check",
+            "attribute",
+            "embed",
+            "candidates",
+            "reconcile",
+            "commit"
+        ]
+    );
+    let s = mem.search("oslo", &SearchOptions::user("u")).unwrap();
+    let stages: Vec<&str> = s.timings.stages().iter().map(|(s, _)| *s).collect();
+    assert_eq!(stages, ["embed", "candidates", "rank"]);
 }
 
 /// A chat model whose answer is computed from the prompt.

@@ -78,6 +78,7 @@ assert [e["event"] for e in h] == ["ADD", "UPDATE", "UPDATE"], h
 assert h[1]["old_memory"] == "Lives in Lisbon" and h[1]["new_memory"] == "Lives in Porto", h
 metrics_before = request("GET", "/metrics")[1]
 assert 'route="/search"' in metrics_before and "memlayer_engine_duration_seconds" in metrics_before
+assert 'op="add",stage="store"' in metrics_before and 'op="search",stage="embed"' in metrics_before, metrics_before
 
 # Bad inputs: each a clear 4xx with our code, nothing changed.
 before = (count("alice"), count("bob"))

@@ -28,6 +28,12 @@ struct Op {
     op: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Stage {
+    op: String,
+    stage: String,
+}
+
 fn seconds() -> Histogram {
     // 0.25 ms … ~8 s
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
@@ -39,6 +45,7 @@ pub struct Metrics {
     requests: Family<Request, Counter>,
     latency: Family<Route, Histogram>,
     op_latency: Family<Op, Histogram>,
+    stage_latency: Family<Stage, Histogram>,
     llm_calls: Counter,
     prompt_tokens: Counter,
     cached_prompt_tokens: Counter,
@@ -54,6 +61,8 @@ impl Default for Metrics {
             Family::<Route, Histogram>::new_with_constructor(seconds as fn() -> Histogram);
         let op_latency =
             Family::<Op, Histogram>::new_with_constructor(seconds as fn() -> Histogram);
+        let stage_latency =
+            Family::<Stage, Histogram>::new_with_constructor(seconds as fn() -> Histogram);
         let (llm_calls, prompt_tokens, cached_prompt_tokens, completion_tokens, facts) = (
             Counter::default(),
             Counter::default(),
@@ -102,6 +111,7 @@ impl Default for Metrics {
             requests,
             latency,
             op_latency,
+            stage_latency,
             llm_calls,
             prompt_tokens,
             cached_prompt_tokens,
@@ -134,6 +144,18 @@ impl Metrics {
         self.op_latency
             .get_or_create(&Op { op: op.to_string() })
             .observe(took.as_secs_f64());
+    }
+
+    /// The stage timings of one engine call.
+    pub fn stages(&self, op: &str, t: &memlayer::StageTimings) {
+        for (stage, ms) in t.stages() {
+            self.stage_latency
+                .get_or_create(&Stage {
+                    op: op.to_string(),
+                    stage: (*stage).to_string(),
+                })
+                .observe(ms / 1e3);
+        }
     }
 
     /// The counters of one `add`.
@@ -169,6 +191,9 @@ mod tests {
             prompt_tokens: 100,
             ..AddStats::default()
         });
+        let mut t = memlayer::StageTimings::default();
+        t.record("embed", std::time::Instant::now());
+        m.stages("search", &t);
         let s = m.encode();
         assert!(
             s.contains(

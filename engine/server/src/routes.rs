@@ -64,6 +64,7 @@ pub async fn add(State(app): State<Arc<App>>, b: Result<Bytes, BytesRejection>) 
     let r = app.mem.add(messages, opts).await?;
     app.metrics.op(op, t.elapsed());
     app.metrics.add_stats(&r.stats);
+    app.metrics.stages("add", &r.stats.timings);
     encode(&r)
 }
 
@@ -133,6 +134,7 @@ pub async fn search(State(app): State<Arc<App>>, b: Result<Bytes, BytesRejection
     let t = Instant::now();
     let r = app.mem.search(query, opts).await?;
     app.metrics.op("search", t.elapsed());
+    app.metrics.stages("search", &r.timings);
     encode(&r)
 }
 

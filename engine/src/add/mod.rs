@@ -102,7 +102,10 @@ impl Memory {
             .filter(|m| m.role != "system")
             .map(|m| (m, ctx))
             .collect();
+        let mut stats = AddStats::default();
+        let t = std::time::Instant::now();
         let ids = self.store_verbatim(&keep)?;
+        stats.timings.record("store", t);
         let results = keep
             .iter()
             .zip(ids)
@@ -110,7 +113,7 @@ impl Memory {
             .collect();
         Ok(AddResult {
             results,
-            stats: AddStats::default(),
+            stats,
             relations: None,
         })
     }
@@ -202,15 +205,18 @@ impl Memory {
             return Ok(AddResult::default());
         };
         let facts = self.extract_facts(&src, prompt, &mut stats)?;
+        let mut t = std::time::Instant::now();
         // Graph extraction reads the same messages; its changes join the
         // memories' write batch below.
         let graph_plan = if self.inner.config.graph {
-            self.graph_plan(
+            let p = self.graph_plan(
                 &src.transcript,
                 &ctx.scope,
                 src.subject == FactSubject::Agent,
                 &mut stats,
-            )?
+            )?;
+            t = stats.timings.record("graph_extract", t);
+            p
         } else {
             None
         };
@@ -219,6 +225,7 @@ impl Memory {
         }
         let refs: Vec<&str> = facts.iter().map(String::as_str).collect();
         let fact_vecs = self.inner.embedder.embed_batch(&refs)?;
+        let mut t = stats.timings.record("embed", t);
         let mut vectors: HashMap<String, Vec<f32>> = facts
             .iter()
             .cloned()
@@ -227,8 +234,10 @@ impl Memory {
         let mut retried = false;
         loop {
             let set = self.candidates(&fact_vecs, ctx)?;
+            t = stats.timings.record("candidates", t);
             let (plan, attempt) = self.reconcile(&facts, &set, &mut stats)?;
             attempt.report(&mut stats);
+            t = stats.timings.record("reconcile", t);
             if plan.is_empty() {
                 return self.commit_graph_only(graph_plan, stats);
             }
@@ -266,6 +275,7 @@ impl Memory {
             if graph_plan.is_some() {
                 self.inner.graph_cache.invalidate();
             }
+            stats.timings.record("commit", t);
             return Ok(AddResult {
                 results: built.events,
                 stats,
@@ -284,6 +294,7 @@ impl Memory {
         let p = &self.inner.config.prompts;
         let prompt = prompt.or(p.fact_extraction.as_deref());
         let l = &self.inner.config.llm;
+        let t = std::time::Instant::now();
         let mut facts: Vec<String> = Vec::new();
         // A conversation longer than the context is read window by window.
         for window in extract::windows(
@@ -315,6 +326,7 @@ impl Memory {
             stats.ungrounded += dropped.len();
             facts = kept;
         }
+        let t = stats.timings.record("extract", t);
         if self.inner.config.reconcile.fact_check
             && src.subject == FactSubject::User
             && prompt.is_none()
@@ -322,6 +334,7 @@ impl Memory {
         {
             facts = self.keep_personal(facts, &src.transcript, stats)?;
         }
+        let t = stats.timings.record("fact_check", t);
         if self.inner.config.reconcile.attribute
             && src.subject == FactSubject::User
             && prompt.is_none()
@@ -329,6 +342,7 @@ impl Memory {
         {
             facts = self.attribute_subjects(facts, &src.transcript, stats)?;
         }
+        stats.timings.record("attribute", t);
         stats.facts = facts.len();
         Ok(facts)
     }

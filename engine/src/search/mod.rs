@@ -46,6 +46,8 @@ impl Memory {
         let Some(scope) = narrow_scope(&full_scope, filter.as_ref()) else {
             return Ok(SearchResult::default());
         };
+        let mut timings = crate::types::StageTimings::default();
+        let t = std::time::Instant::now();
         let embedder = &self.inner.embedder;
         let qv = self
             .inner
@@ -63,21 +65,28 @@ impl Memory {
             limit,
             now,
         };
+        let t = timings.record("embed", t);
         let c = self.search_candidates(&q)?;
+        let t = timings.record("candidates", t);
         let mut hits = rank::rank(c.hits, &c.bm25, cfg, now, threshold, limit);
+        let mut t = timings.record("rank", t);
         if let Some(r) = self.inner.reranker.as_ref().filter(|_| !opts.no_rerank)
             && !hits.is_empty()
         {
             let docs: Vec<&str> = hits.iter().map(|(m, _)| m.text.as_str()).collect();
             let scores = r.rerank(query, &docs)?;
             rank::apply_rerank(&mut hits, scores)?;
+            t = timings.record("rerank", t);
         }
         let relations = if self.inner.config.graph {
-            Some(self.graph_search_within(query, &qv, &full_scope, limit)?)
+            let r = self.graph_search_within(query, &qv, &full_scope, limit)?;
+            timings.record("graph", t);
+            Some(r)
         } else {
             None
         };
         Ok(SearchResult {
+            timings,
             relations,
             results: hits
                 .into_iter()
