@@ -76,7 +76,8 @@ async def memory_session(args):
         check(client.protocol_version == "2025-11-25", f"handshake version {client.protocol_version}")
         tools = (await client.list_tools()).tools
         log("tools", names=[t.name for t in tools])
-        check([t.name for t in tools] == MEMORY_TOOLS, f"tool list {[t.name for t in tools]}")
+        want = MEMORY_TOOLS + (GRAPH_TOOLS if args.graph else [])
+        check([t.name for t in tools] == want, f"tool list {[t.name for t in tools]}")
         for t in tools:
             props = t.input_schema.get("properties", {})
             check(t.description and len(t.description) > 20, f"{t.name}: description")
@@ -156,7 +157,8 @@ async def modern_session(args):
         log("connect", mode="auto", protocol_version=client.protocol_version)
         check(client.protocol_version == "2026-07-28", f"modern version {client.protocol_version}")
         tools = (await client.list_tools()).tools
-        check([t.name for t in tools] == MEMORY_TOOLS, "tool list (modern)")
+        want = MEMORY_TOOLS + (GRAPH_TOOLS if args.graph else [])
+        check([t.name for t in tools] == want, "tool list (modern)")
         s = Session(client)
         r = await s.call("add_memory", {"text": "Always answers in French", "infer": False})
         check(r["results"][0]["event"] == "ADD", "add (modern)")
@@ -169,7 +171,7 @@ async def modern_session(args):
 
 async def graph_session(args, config):
     """Graph tools are listed and answer when graph memory is on."""
-    async with Client(server(args, "--config", config, "mcp", "-u", "carol"), mode="legacy") as client:
+    async with Client(server(args, "--config", str(config), "mcp", "-u", "carol"), mode="legacy") as client:
         tools = [t.name for t in (await client.list_tools()).tools]
         log("tools", graph=True, names=tools)
         check(tools == MEMORY_TOOLS + GRAPH_TOOLS, f"graph tool list {tools}")
@@ -195,11 +197,14 @@ async def main():
     p.add_argument("--db")
     p.add_argument("--graph-db")
     p.add_argument("--graph-config")
+    p.add_argument("--graph", action="store_true", help="with --url: the server has graph memory on")
     p.add_argument("--chat", default="smollm2")
     args = p.parse_args()
     await memory_session(args)
     await modern_session(args)
     if args.url:
+        if args.graph:
+            await graph_session(args, None)
         log("done", ok=True)
         return
     args.db = args.graph_db

@@ -69,17 +69,17 @@ fn mcp_over_streamable_http() {
     let python = python_with_mcp();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.redb");
-    let server = Served::start(&db, &["-u", "alice"], &[]);
+    let config = dir.path().join("graph.toml");
+    std::fs::write(&config, "graph = true\n").unwrap();
+    let server = Served::start(
+        &db,
+        &["-u", "alice", "--chat", "smollm2", "--config", s(&config)],
+        &[],
+    );
     let url = format!("{}/mcp", server.url);
     let out = run_py(
         &python,
-        &[
-            s(&script("mcp_client.py")),
-            "--url",
-            &url,
-            "--chat",
-            "smollm2",
-        ],
+        &[s(&script("mcp_client.py")), "--url", &url, "--graph"],
     );
     assert!(out.contains(r#""kind": "done""#));
     assert!(server.stop().success());
