@@ -68,10 +68,14 @@ pub fn add_summary(r: &AddResult) -> String {
 
 /// A list of memories, numbered, with scores when searched.
 pub fn items_summary(what: &str, items: &[MemoryItem], relations: Option<&[Relation]>) -> String {
-    let mut s = if items.is_empty() {
-        format!("No {what} found.")
-    } else {
-        format!("{} {what}:", items.len())
+    let mut s = match items.len() {
+        0 => format!("No {what} found."),
+        1 => format!(
+            "1 {}:",
+            what.strip_suffix("ies")
+                .map_or_else(|| what.to_string(), |w| format!("{w}y"))
+        ),
+        n => format!("{n} {what}:"),
     };
     for (i, m) in items.iter().enumerate() {
         s.push_str(&format!("\n{}. {}", i + 1, m.memory));
@@ -167,6 +171,32 @@ mod tests {
         assert_eq!(r.is_error, Some(false));
         assert_eq!(r.content.len(), 2);
         assert_eq!(r.structured_content.unwrap()["results"], json!([]));
+    }
+
+    #[test]
+    fn counts_agree_in_number() {
+        assert!(items_summary("memories", &[], None).starts_with("No memories"));
+        let m = MemoryItem {
+            id: "i".into(),
+            memory: "Likes tea".into(),
+            hash: String::new(),
+            metadata: Default::default(),
+            score: Some(0.5),
+            created_at: String::new(),
+            updated_at: String::new(),
+            user_id: None,
+            agent_id: None,
+            run_id: None,
+            actor_id: None,
+            role: None,
+            memory_type: None,
+            expiration_date: None,
+            superseded_at: None,
+            superseded_by: None,
+            explain: None,
+        };
+        assert!(items_summary("memories", std::slice::from_ref(&m), None).starts_with("1 memory:"));
+        assert!(items_summary("memories", &[m.clone(), m], None).starts_with("2 memories:"));
     }
 
     #[test]

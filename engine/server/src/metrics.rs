@@ -106,6 +106,11 @@ impl Default for Metrics {
             completion_tokens.clone(),
         );
         registry.register("facts_extracted", "Facts extracted by add", facts.clone());
+        registry.register(
+            "stage_duration_seconds",
+            "Time per pipeline stage (add: extract, fact_check, attribute, graph_extract, embed, candidates, reconcile, commit, store; search: embed, candidates, rank, rerank, graph)",
+            stage_latency.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -202,6 +207,10 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("memlayer_llm_prompt_tokens_total 100"), "{s}");
+        assert!(
+            s.contains(r#"memlayer_stage_duration_seconds_count{op="search",stage="embed"} 1"#),
+            "{s}"
+        );
         assert!(
             s.contains("memlayer_http_request_duration_seconds_bucket"),
             "{s}"
