@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::time::Instant;
 
-use memlayer::{AddEvent, AddOptions, AddResult, BulkMemory, Event, MemoryError, Messages, Scope};
+use memlayer::{AddEvent, AddOptions, AddResult, BulkMemory, MemoryError, Messages, Scope};
 
 use crate::args::{AddArgs, Cli};
 use crate::backend::Backend;
@@ -14,16 +14,6 @@ use crate::commands::{is_stdio, load_chat, open, parse_json, parse_object, read_
 use crate::error::{CliResult, Failure};
 use crate::output::{Table, count, count_progress, one_line, print_json, spinner};
 use serde_json::json;
-
-/// `ADD` / `UPDATE` / `DELETE` / `SUPERSEDE`.
-pub fn event_name(e: Event) -> &'static str {
-    match e {
-        Event::Add => "ADD",
-        Event::Update => "UPDATE",
-        Event::Delete => "DELETE",
-        Event::Supersede => "SUPERSEDE",
-    }
-}
 
 /// The text column of an add event: the memory, plus what it replaced.
 pub fn event_text(e: &AddEvent) -> String {
@@ -222,11 +212,7 @@ pub fn add(cli: &Cli, a: &AddArgs) -> CliResult {
     } else {
         let mut t = Table::new(vec!["EVENT", "ID", "MEMORY"]);
         for e in &r.results {
-            t.row(vec![
-                event_name(e.event).into(),
-                e.id.clone(),
-                event_text(e),
-            ]);
+            t.row(vec![e.event.as_str().into(), e.id.clone(), event_text(e)]);
         }
         t.print();
     }

@@ -87,7 +87,7 @@ impl Backend {
             Backend::Remote(r) => {
                 let mut body = object(opts)?;
                 body.insert("messages".into(), messages_json(&messages)?);
-                r.call("POST", "/memories", Some(Value::Object(body)))
+                r.call("POST", &["memories"], &[], Some(Value::Object(body)))
             }
         }
     }
@@ -99,7 +99,7 @@ impl Backend {
             Backend::Remote(r) => {
                 let mut body = object(opts)?;
                 body.insert("query".into(), query.into());
-                r.call("POST", "/search", Some(Value::Object(body)))
+                r.call("POST", &["search"], &[], Some(Value::Object(body)))
             }
         }
     }
@@ -108,13 +108,11 @@ impl Backend {
     pub fn get(&self, id: &str) -> CliResult<Option<MemoryItem>> {
         match self {
             Backend::Local(m) => Ok(m.get(id)?),
-            Backend::Remote(r) => {
-                match r.call("GET", &format!("/memories/{}", path_part(id)), None) {
-                    Ok(m) => Ok(Some(m)),
-                    Err(f) if f.exit == EXIT_NOT_FOUND => Ok(None),
-                    Err(f) => Err(f),
-                }
-            }
+            Backend::Remote(r) => match r.call("GET", &["memories", id.trim()], &[], None) {
+                Ok(m) => Ok(Some(m)),
+                Err(f) if f.exit == EXIT_NOT_FOUND => Ok(None),
+                Err(f) => Err(f),
+            },
         }
     }
 
@@ -139,7 +137,7 @@ impl Backend {
                 if opts.include_superseded {
                     q.push(("include_superseded", "true".into()));
                 }
-                r.call("GET", &format!("/memories?{}", encode_query(&q)), None)
+                r.call("GET", &["memories"], &q, None)
             }
         }
     }
@@ -151,7 +149,8 @@ impl Backend {
             Backend::Remote(r) => {
                 let v: Value = r.call(
                     "PUT",
-                    &format!("/memories/{}", path_part(id)),
+                    &["memories", id.trim()],
+                    &[],
                     Some(serde_json::to_value(opts).unwrap_or_default()),
                 )?;
                 decode(v["result"].clone())
@@ -164,7 +163,7 @@ impl Backend {
         match self {
             Backend::Local(m) => Ok(m.delete(id)?),
             Backend::Remote(r) => r
-                .call::<Value>("DELETE", &format!("/memories/{}", path_part(id)), None)
+                .call::<Value>("DELETE", &["memories", id.trim()], &[], None)
                 .map(drop),
         }
     }
@@ -174,11 +173,7 @@ impl Backend {
         match self {
             Backend::Local(m) => Ok(m.delete_all(scope)?),
             Backend::Remote(r) => {
-                let v: Value = r.call(
-                    "DELETE",
-                    &format!("/memories?{}", encode_query(&scope_query(scope))),
-                    None,
-                )?;
+                let v: Value = r.call("DELETE", &["memories"], &scope_query(scope), None)?;
                 Ok(DeleteAllReport {
                     memories: v["deleted"].as_u64().unwrap_or_default() as usize,
                     ..DeleteAllReport::default()
@@ -191,9 +186,7 @@ impl Backend {
     pub fn history(&self, id: &str) -> CliResult<Vec<HistoryEvent>> {
         match self {
             Backend::Local(m) => Ok(m.history(id)?),
-            Backend::Remote(r) => {
-                r.call("GET", &format!("/memories/{}/history", path_part(id)), None)
-            }
+            Backend::Remote(r) => r.call("GET", &["memories", id.trim(), "history"], &[], None),
         }
     }
 
@@ -201,7 +194,7 @@ impl Backend {
     pub fn reset(&self) -> CliResult<()> {
         match self {
             Backend::Local(m) => Ok(m.reset()?),
-            Backend::Remote(r) => r.call::<Value>("POST", "/reset", None).map(drop),
+            Backend::Remote(r) => r.call::<Value>("POST", &["reset"], &[], None).map(drop),
         }
     }
 }
@@ -236,30 +229,6 @@ fn scope_query(s: &Scope) -> Vec<(&'static str, String)> {
         }
     }
     q
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-fn pct(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn encode_query(q: &[(&str, String)]) -> String {
-    q.iter()
-        .map(|(k, v)| format!("{k}={}", pct(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn path_part(id: &str) -> String {
-    pct(id.trim())
 }
 
 fn decode<T: DeserializeOwned>(v: Value) -> CliResult<T> {
@@ -303,16 +272,37 @@ fn server_failure(status: u16, body: &str) -> Failure {
 }
 
 impl Remote {
+    /// `base/segments…?query`, each segment and pair percent-encoded.
+    fn url(&self, segments: &[&str], query: &[(&str, String)]) -> CliResult<url::Url> {
+        let bad = |why: String| Failure {
+            code: "server",
+            message: format!("the server URL `{}` is unusable: {why}", self.base),
+            suggestion: "give --server / MEMLAYER_SERVER as http://HOST:PORT".into(),
+            exit: EXIT_USAGE,
+        };
+        let mut url = url::Url::parse(&self.base).map_err(|e| bad(e.to_string()))?;
+        url.path_segments_mut()
+            .map_err(|()| bad("it cannot have a path".into()))?
+            .pop_if_empty()
+            .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (k, v.as_str())));
+        }
+        Ok(url)
+    }
+
     fn call<T: DeserializeOwned>(
         &self,
         method: &str,
-        path: &str,
+        segments: &[&str],
+        query: &[(&str, String)],
         body: Option<Value>,
     ) -> CliResult<T> {
-        let url = format!("{}{path}", self.base);
+        let url = self.url(segments, query)?;
         let mut req = self
             .agent
-            .request(method, &url)
+            .request_url(method, &url)
             .set("Content-Type", "application/json");
         if let Some(k) = &self.key {
             req = req.set("Authorization", &format!("Bearer {}", k.trim()));
@@ -352,11 +342,17 @@ mod tests {
 
     #[test]
     fn query_encoding() {
-        assert_eq!(pct("a b/{\"x\"}"), "a%20b%2F%7B%22x%22%7D");
-        assert_eq!(
-            encode_query(&[("user_id", "al ice".into())]),
-            "user_id=al%20ice"
-        );
+        let r = Remote {
+            base: "http://127.0.0.1:8765".into(),
+            agent: agent(Duration::from_secs(1)),
+            key: None,
+        };
+        let u = r.url(&["memories", "a b/{\"x\"}"], &[]).unwrap();
+        assert_eq!(u.path(), "/memories/a%20b%2F%7B%22x%22%7D");
+        let u = r
+            .url(&["memories"], &[("user_id", "al ice".into())])
+            .unwrap();
+        assert_eq!(u.query(), Some("user_id=al+ice"));
     }
 
     #[test]

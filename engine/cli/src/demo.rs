@@ -11,7 +11,7 @@ use memlayer::{AddOptions, AddResult, AddStats, Event, HistoryEvent, Memory, Mes
 use memlayer::{SearchOptions, SearchResult};
 use serde::Serialize;
 
-use crate::add::{event_name, event_text};
+use crate::add::event_text;
 use crate::args::Cli;
 use crate::commands::{describe, load_chat, memory_config, open_at};
 use crate::error::{CliResult, Failure};
@@ -266,7 +266,7 @@ fn converse(mem: &Memory, quiet: bool) -> CliResult<Vec<Turn>> {
                 println!("        (nothing new to remember)");
             }
             for e in &response.results {
-                println!("        {:<6}  {}", event_name(e.event), event_text(e));
+                println!("        {:<6}  {}", e.event.as_str(), event_text(e));
             }
             let s = &response.stats;
             println!(

@@ -126,17 +126,18 @@ pub fn print_item(m: &MemoryItem) {
 pub fn history_table(events: &[HistoryEvent], indent: usize) -> String {
     let mut t = Table::new(vec!["EVENT", "AT (UTC)", "CHANGE"]);
     for e in events {
-        let event = serde_json::to_value(e.event)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let event = e.event.as_str();
         let change = match (&e.old_memory, &e.new_memory) {
             (None, Some(new)) => one_line(new),
             (Some(old), Some(new)) => format!("{} → {}", one_line(old), one_line(new)),
             (Some(old), None) => format!("{} (deleted)", one_line(old)),
             (None, None) => String::new(),
         };
-        t.row(vec![event, short_time(&e.event_at.to_string()), change]);
+        t.row(vec![
+            event.to_string(),
+            short_time(&e.event_at.to_string()),
+            change,
+        ]);
     }
     t.render(indent)
 }

@@ -4,25 +4,15 @@
 //! MiniLM embedder, adds without inference.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{memlayer, need};
 use memlayer::{Memory, MemoryConfig};
-use memlayer_models::{CachedModel, models_dir};
+use memlayer_models::CachedModel;
 use serde_json::Value;
-
-fn memlayer(db: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_memlayer"));
-    c.env_remove("MEMLAYER_DB")
-        .env_remove("MEMLAYER_LOCK_TIMEOUT")
-        .env("MEMLAYER_LOG", "error")
-        .env("MEMLAYER_MODELS_DIR", models_dir())
-        .arg("--db")
-        .arg(db)
-        .stdin(Stdio::null());
-    c
-}
 
 fn show(o: &Output) -> String {
     format!(
@@ -39,10 +29,7 @@ fn json(o: &Output) -> Value {
 
 #[test]
 fn eight_concurrent_adds_all_succeed() {
-    assert!(
-        CachedModel::MINILM_L6_V2.path().exists(),
-        "MiniLM is not installed: run scripts/fetch-models"
-    );
+    need(&[CachedModel::MINILM_L6_V2]);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.redb");
     let children: Vec<_> = (0..8)
@@ -81,10 +68,7 @@ fn eight_concurrent_adds_all_succeed() {
 
 #[test]
 fn a_held_lock_fails_with_code_locked_or_is_waited_for() {
-    assert!(
-        CachedModel::MINILM_L6_V2.path().exists(),
-        "MiniLM is not installed: run scripts/fetch-models"
-    );
+    need(&[CachedModel::MINILM_L6_V2]);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.redb");
     let held = Memory::open(&db, MemoryConfig::default()).unwrap();

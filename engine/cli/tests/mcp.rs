@@ -11,19 +11,12 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::python_with_mcp;
+use common::{need, python_with_mcp};
 use memlayer_models::{CachedModel, models_dir};
 
 #[test]
 fn python_sdk_client_calls_every_tool() {
-    for m in [CachedModel::MINILM_L6_V2, CachedModel::SMOLLM2_135M] {
-        assert!(
-            m.path().exists(),
-            "{} is not installed: run scripts/fetch-models {}",
-            m.name,
-            m.alias()
-        );
-    }
+    need(&[CachedModel::MINILM_L6_V2, CachedModel::SMOLLM2_135M]);
     let python = python_with_mcp();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("graph.toml");

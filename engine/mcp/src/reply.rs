@@ -43,10 +43,7 @@ pub fn add_summary(r: &AddResult) -> String {
     }
     let mut s = format!("{} change(s):", r.results.len());
     for e in &r.results {
-        let kind = serde_json::to_value(e.event)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let kind = e.event.as_str();
         s.push_str(&format!("\n- {kind} {} (id {})", e.memory, e.id));
         if let Some(p) = &e.previous_memory {
             s.push_str(&format!(", was: {p}"));
@@ -112,10 +109,7 @@ pub fn item_summary(m: &MemoryItem) -> String {
 pub fn history_summary(events: &[HistoryEvent]) -> String {
     let mut s = format!("{} event(s):", events.len());
     for e in events {
-        let kind = serde_json::to_value(e.event)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let kind = e.event.as_str();
         s.push_str(&format!("\n- {kind} at {}", e.event_at));
         match (&e.old_memory, &e.new_memory) {
             (Some(old), Some(new)) => s.push_str(&format!(": {old} -> {new}")),

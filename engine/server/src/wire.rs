@@ -68,32 +68,21 @@ pub fn search(body: &[u8]) -> Result<(String, SearchOptions), ApiError> {
     Ok((query, o))
 }
 
-/// Scope equalities in `filters` (top level or inside `AND`) that name
+/// Scope equalities in `filters` (top level or inside `AND`, as the
+/// store's filter parser reads them) that name
 /// another id than the request's scope: a request scoped to one user may
 /// not read another's memories through its filters. The engine would
 /// return nothing; the server says why.
 pub fn scope_conflict(scope: &Scope, filters: Option<&Value>) -> Result<(), ApiError> {
-    let Some(Value::Object(f)) = filters else {
+    // An unparsable filter is left to the engine, which names the fault.
+    let Some(Ok(f)) = filters.map(memlayer::store::filter::parse) else {
         return Ok(());
     };
-    for (k, v) in f {
-        let given = match k.as_str() {
-            "user_id" => scope.user_id.as_deref(),
-            "agent_id" => scope.agent_id.as_deref(),
-            "run_id" => scope.run_id.as_deref(),
-            "AND" => {
-                if let Value::Array(parts) = v {
-                    for p in parts {
-                        scope_conflict(scope, Some(p))?;
-                    }
-                }
-                continue;
-            }
-            _ => continue,
-        };
-        if let (Some(given), Some(asked)) = (given, v.as_str())
+    for (kind, asked) in f.scope_equalities() {
+        if let Some(given) = scope.get(kind)
             && given.trim() != asked.trim()
         {
+            let k = kind.field();
             return Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
                 "scope_conflict",

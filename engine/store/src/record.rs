@@ -155,6 +155,24 @@ pub enum HistoryKind {
     Supersede,
 }
 
+impl HistoryKind {
+    /// The JSON name: `ADD`, `UPDATE`, `DELETE`, `SUPERSEDE`.
+    ///
+    /// ```
+    /// use memlayer_store::HistoryKind;
+    /// assert_eq!(HistoryKind::Supersede.as_str(), "SUPERSEDE");
+    /// assert_eq!(serde_json::to_value(HistoryKind::Add).unwrap(), HistoryKind::Add.as_str());
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryKind::Add => "ADD",
+            HistoryKind::Update => "UPDATE",
+            HistoryKind::Delete => "DELETE",
+            HistoryKind::Supersede => "SUPERSEDE",
+        }
+    }
+}
+
 /// One entry of a memory's history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEvent {

@@ -66,6 +66,8 @@ pub fn memlayer(db: &Path) -> Command {
     c.env_remove("MEMLAYER_DB")
         .env_remove("MEMLAYER_API_KEY")
         .env_remove("MEMLAYER_USER_ID")
+        .env_remove("MEMLAYER_LOCK_TIMEOUT")
+        .env_remove("MEMLAYER_SERVER")
         .env("MEMLAYER_LOG", "warn")
         .env("MEMLAYER_MODELS_DIR", models_dir())
         .arg("--db")
