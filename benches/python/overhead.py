@@ -6,8 +6,10 @@ and search calls from Python (the installed wheel) and from Rust
 
 Both sides: a new database per configuration, all-MiniLM-L6-v2, query
 cache off, one add per memory then one user-scoped search (limit 10) per
-query, each call timed alone. Rounds alternate Rust and Python so drift of
-the machine hits both. Prints medians per side and the difference.
+query, each call timed alone. The two sides go in lockstep: each call runs
+in Rust (`peer-ops --lockstep`, a child process) and right after from
+Python, so drift of the machine hits both alike. Prints medians per side
+and the difference.
 """
 
 import argparse
@@ -33,29 +35,30 @@ def ops(n_mem, n_q):
     return {"memories": mems, "queries": qs}
 
 
-def python_side(data, durability):
+def lockstep(peer_ops, data, durability):
+    """Each call once in Rust (peer-ops --lockstep, its own database) and
+    right after once from Python (another new database): per-call times."""
+    rust = subprocess.Popen(
+        [peer_ops, "--lockstep", durability], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+    times = {("rust", "add"): [], ("rust", "search"): [], ("python", "add"): [], ("python", "search"): []}
+    calls = [("add", x) for x in data["memories"]] + [("search", q) for q in data["queries"]]
     with tempfile.TemporaryDirectory() as d:
         m = memlayer.Memory(os.path.join(d, "m.redb"), {"durability": durability, "search": {"query_cache": 0}})
-        add_ms, search_ms = [], []
-        for x in data["memories"]:
+        for op, x in calls:
+            rust.stdin.write(json.dumps({"op": op, **x}) + "\n")
+            rust.stdin.flush()
+            times[("rust", op)].append(json.loads(rust.stdout.readline())["ms"])
             t = time.perf_counter()
-            m.add(x["text"], user_id=x["user_id"], infer=False)
-            add_ms.append((time.perf_counter() - t) * 1e3)
-        for q in data["queries"]:
-            t = time.perf_counter()
-            m.search(q["text"], user_id=q["user_id"], limit=10)
-            search_ms.append((time.perf_counter() - t) * 1e3)
+            if op == "add":
+                m.add(x["text"], user_id=x["user_id"], infer=False)
+            else:
+                m.search(x["text"], user_id=x["user_id"], limit=10)
+            times[("python", op)].append((time.perf_counter() - t) * 1e3)
         m.close()
-    return add_ms, search_ms
-
-
-def rust_side(peer_ops, path):
-    with tempfile.TemporaryDirectory() as d:
-        out = os.path.join(d, "out.json")
-        subprocess.run([peer_ops, "--input", path, "--out", out], check=True, stderr=subprocess.DEVNULL)
-        with open(out) as f:
-            configs = json.load(f)["configs"]
-    return {c["name"]: (c["add_ms"], c["search_ms"]) for c in configs}
+    rust.stdin.close()
+    rust.wait()
+    return times
 
 
 def main():
@@ -66,29 +69,22 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     a = ap.parse_args()
     data = ops(a.memories, a.queries)
-    fd, path = tempfile.mkstemp(suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f)
-    names = {"immediate": "memlayer (fsync per add)", "none": "memlayer (no fsync)"}
-    acc = {(k, side, op): [] for k in names for side in ("rust", "python") for op in ("add", "search")}
-    for r in range(a.rounds):
-        rust = rust_side(a.peer_ops, path)
-        for k, name in names.items():
-            ra, rs = rust[name]
-            pa, ps = python_side(data, k)
-            acc[(k, "rust", "add")] += ra
-            acc[(k, "rust", "search")] += rs
-            acc[(k, "python", "add")] += pa
-            acc[(k, "python", "search")] += ps
-    os.unlink(path)
+    acc = {}
+    for _ in range(a.rounds):
+        for k in ("immediate", "none"):
+            for key, v in lockstep(a.peer_ops, data, k).items():
+                acc.setdefault((k,) + key, []).extend(v)
     print(f"memlayer {memlayer.__version__}: {a.memories} adds + {a.queries} searches per side, {a.rounds} rounds")
-    print("| durability | call | Rust p50 ms | Python p50 ms | added ms | added % |")
-    print("|---|---|---|---|---|---|")
-    for k in names:
+    print("| durability | call | Rust p50 ms | Python p50 ms | added ms | added % | median of paired differences ms |")
+    print("|---|---|---|---|---|---|---|")
+    for k in ("immediate", "none"):
         for op in ("add", "search"):
             r50 = statistics.median(acc[(k, "rust", op)])
             p50 = statistics.median(acc[(k, "python", op)])
-            print(f"| {k} | {op} | {r50:.3f} | {p50:.3f} | {p50 - r50:+.3f} | {100 * (p50 - r50) / r50:+.1f}% |")
+            paired = statistics.median(p - r for p, r in zip(acc[(k, "python", op)], acc[(k, "rust", op)]))
+            print(
+                f"| {k} | {op} | {r50:.3f} | {p50:.3f} | {p50 - r50:+.3f} | {100 * (p50 - r50) / r50:+.1f}% | {paired:+.3f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Python-side overhead, one run: builds the release wheel and peer-ops,
 # installs the wheel into a fresh venv and runs overhead.py.
-#   bash benches/python/overhead.sh [overhead.py args]
+#   bash benches/python/overhead.sh [overhead.py args, e.g. --rounds 2]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WHEEL=$(scripts/build-wheel)

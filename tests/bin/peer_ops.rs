@@ -12,6 +12,13 @@
 //! `Durability::None` (Mem0's stores do not fsync). The query-embedding cache
 //! is off. `OUT.json`: `{"configs": [{"name", "add_ms": [...], "search_ms":
 //! [...], "hits": [[text, ...], ...]}]}`.
+//!
+//! `--lockstep immediate|none` is the Rust side of
+//! `benches/python/overhead.py`: one new database with that durability,
+//! then one call per stdin line (`{"op": "add"|"search", "user_id", "text"}`),
+//! answering each with `{"ms": …}`, the call's own time. The Python side
+//! makes the same call between two lines, so drift of the machine hits
+//! both sides alike.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -34,13 +41,55 @@ struct Ops {
     queries: Vec<Op>,
 }
 
+fn open(dir: &std::path::Path, durability: Durability, embedder: Arc<dyn Embedder>) -> Memory {
+    Memory::builder(dir.join("m.redb"))
+        .config(MemoryConfig {
+            durability,
+            search: SearchConfig {
+                query_cache: 0,
+                ..SearchConfig::default()
+            },
+            ..MemoryConfig::default()
+        })
+        .embedder(embedder)
+        .open()
+        .unwrap()
+}
+
+fn lockstep(durability: &str, embedder: Arc<dyn Embedder>) {
+    use std::io::{BufRead, Write};
+    #[derive(Deserialize)]
+    struct Call {
+        op: String,
+        user_id: String,
+        text: String,
+    }
+    let durability = match durability {
+        "none" => Durability::None,
+        _ => Durability::Immediate,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mem = open(dir.path(), durability, embedder);
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let c: Call = serde_json::from_str(&line.unwrap()).expect("lockstep call JSON");
+        let t = Instant::now();
+        if c.op == "add" {
+            mem.add(c.text.as_str(), &AddOptions::user(&c.user_id).infer(false))
+                .unwrap();
+        } else {
+            mem.search(&c.text, &SearchOptions::user(&c.user_id).limit(10))
+                .unwrap();
+        }
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        writeln!(out, "{}", json!({"ms": ms})).unwrap();
+        out.flush().unwrap();
+    }
+}
+
 fn main() {
     memlayer_tests::init_tracing();
     let args = memlayer_tests::Args::from_env();
-    let input = args.value("--input").expect("--input OPS.json");
-    let out = args.value("--out").expect("--out OUT.json");
-    let ops: Ops = serde_json::from_str(&std::fs::read_to_string(&input).expect("read --input"))
-        .expect("ops JSON");
     let embedder: Arc<dyn Embedder> = Arc::new(
         BertEmbedder::load(
             &memlayer_tests::model_source("minilm"),
@@ -48,24 +97,20 @@ fn main() {
         )
         .expect("MiniLM"),
     );
+    if let Some(d) = args.value("--lockstep") {
+        return lockstep(&d, embedder);
+    }
+    let input = args.value("--input").expect("--input OPS.json");
+    let out = args.value("--out").expect("--out OUT.json");
+    let ops: Ops = serde_json::from_str(&std::fs::read_to_string(&input).expect("read --input"))
+        .expect("ops JSON");
     let mut configs = Vec::new();
     for (name, durability) in [
         ("memlayer (fsync per add)", Durability::Immediate),
         ("memlayer (no fsync)", Durability::None),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let mem = Memory::builder(dir.path().join("m.redb"))
-            .config(MemoryConfig {
-                durability,
-                search: SearchConfig {
-                    query_cache: 0,
-                    ..SearchConfig::default()
-                },
-                ..MemoryConfig::default()
-            })
-            .embedder(embedder.clone())
-            .open()
-            .unwrap();
+        let mem = open(dir.path(), durability, embedder.clone());
         let mut add_ms = Vec::with_capacity(ops.memories.len());
         for m in &ops.memories {
             let opts = AddOptions::user(&m.user_id).infer(false);
