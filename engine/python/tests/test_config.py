@@ -12,12 +12,14 @@ def test_mem0_config_maps_to_local_models(tmp_path):
     path, cfg, timeout = translate(
         {
             "version": "v1.1",
-            "vector_store": {"provider": "qdrant", "config": {"path": str(tmp_path / "qdrant")}},
+            "vector_store": {
+                "provider": "qdrant",
+                "config": {"path": str(tmp_path / "qdrant"), "collection_name": "mem0", "embedding_model_dims": 384},
+            },
             "llm": {"provider": "llama_cpp", "config": {"model": "smollm2", "temperature": 0.1, "max_tokens": 300}},
             "embedder": {"provider": "huggingface", "config": {"model": "sentence-transformers/all-MiniLM-L6-v2"}},
             "graph_store": {"provider": "neo4j", "config": {}},
             "custom_fact_extraction_prompt": "Extract facts.",
-            "history_db_path": "/ignored.db",
             "lock_timeout": 2,
         }
     )
@@ -56,6 +58,11 @@ def test_from_config_opens_the_mapped_file(tmp_path):
         ({"llm": {"provider": "openai", "config": {"model": "gpt-4o-mini"}}}, "not a local model"),
         ({"embedder": {"provider": "openai", "config": {"model": "text-embedding-3-small"}}}, "not a local model"),
         ({"vector_stor": {}}, "unknown config key 'vector_stor'"),
+        ({"history_db_path": "/h.db"}, "'history_db_path': memlayer keeps history in the database file"),
+        ({"reranker": {"provider": "cohere"}}, "'reranker'"),
+        ({"vector_store": {"provider": "qdrant", "config": {"host": "localhost", "port": 6333}}}, "'host'"),
+        ({"llm": {"provider": "openai", "config": {"model": "smollm2", "api_key": "sk-x"}}}, "'api_key'"),
+        ({"embedder": {"provider": "huggingface", "config": {"embedding_dims": 768}}}, "384"),
         ({"search": {"limitt": 3}}, "limitt"),
         ({"search": {"semantic_weight": 7}}, "semantic_weight"),
         ({"llm": {"provider": "llama_cpp", "config": {}, "extra": 1}}, "unknown keys"),

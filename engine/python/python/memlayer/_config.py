@@ -7,20 +7,25 @@
 far as they mean something for an offline engine:
 
 * ``vector_store.config.path`` → the database file (``*.redb``) or the
-  directory that holds ``memories.redb``; the provider is ignored (memlayer
+  directory that holds ``memories.redb``; the provider, ``collection_name``,
+  ``embedding_model_dims`` and ``on_disk`` are accepted and ignored (memlayer
   has its own index in the same file);
-* ``llm.config.model`` → a local GGUF chat model: a ``.gguf`` path or an
-  installed alias (``qwen``, ``qwen1.5b``, ``smollm2``, ``gemma3``);
-  ``temperature`` and ``max_tokens`` carry over;
+* ``llm.config.model`` (or ``model_path``) → a local GGUF chat model: a
+  ``.gguf`` path or an installed alias (``qwen``, ``qwen1.5b``, ``smollm2``,
+  ``gemma3``); ``temperature`` and ``max_tokens`` carry over;
 * ``embedder.config.model`` → a local sentence-transformers directory or an
   alias (``minilm``, also ``sentence-transformers/all-MiniLM-L6-v2``);
-* ``graph_store`` (any provider) → graph memory on;
+  ``embedding_dims`` is accepted if it matches (384 for MiniLM);
+* ``graph_store`` (any provider; its connection settings are not used, the
+  graph lives in the same file) → graph memory on;
 * ``custom_fact_extraction_prompt`` / ``custom_update_memory_prompt`` /
   ``custom_instructions`` → memlayer's prompts;
-* ``version``, ``history_db_path`` and ``reranker`` are accepted and
-  ignored (history lives in the same file).
+* ``version`` (the config format's version) is accepted and ignored.
 
-Anything else is a :class:`memlayer.ValidationError` naming the key.
+Anything else — a remote store's ``host``/``url``/``api_key``, a hosted
+model's ``api_key``/``*_base_url``, ``history_db_path`` (history lives in
+the database file), ``reranker`` — is a :class:`memlayer.ValidationError`
+naming the key and saying why.
 Pure functions; no I/O except ``os.path`` checks and the environment.
 """
 
@@ -34,7 +39,20 @@ from .errors import ValidationError
 OWN_KEYS = frozenset(
     ["embedder", "chat", "llm", "index", "search", "prompts", "reconcile", "durability", "graph", "graph_options"]
 )
-IGNORED_MEM0_KEYS = frozenset(["version", "history_db_path", "reranker", "rerank"])
+IGNORED_MEM0_KEYS = frozenset(["version"])
+# Why a Mem0 key means nothing offline (rejected with this reason).
+REJECTED_MEM0_KEYS = {
+    "history_db_path": "memlayer keeps history in the database file itself; remove history_db_path",
+    "reranker": "memlayer has no external reranker; remove reranker (search ranks semantic + keyword)",
+    "rerank": "memlayer has no external reranker; remove rerank (search ranks semantic + keyword)",
+}
+# The keys of each Mem0 section's ``config`` that mean something offline;
+# ``None`` = accepted and ignored.
+SECTION_KEYS = {
+    "vector_store": {"path", "collection_name", "embedding_model_dims", "on_disk"},
+    "llm": {"model", "model_path", "temperature", "max_tokens"},
+    "embedder": {"model", "embedding_dims"},
+}
 CHAT_ALIASES = frozenset(["qwen", "qwen1.5b", "smollm2", "gemma3"])
 EMBEDDER_ALIASES = {
     "minilm": "minilm",
@@ -78,6 +96,14 @@ def _section(config: Dict[str, Any], key: str) -> Tuple[Optional[str], Dict[str,
     unknown = set(sec) - {"provider", "config"}
     if unknown:
         raise ValidationError(f"config[{key!r}] has unknown keys {sorted(unknown)}; expected provider and config")
+    allowed = SECTION_KEYS.get(key)
+    if allowed is not None:
+        extra = sorted(set(inner) - allowed)
+        if extra:
+            raise ValidationError(
+                f"config[{key!r}]['config'][{extra[0]!r}] means nothing to memlayer, which runs offline "
+                f"in one file with local models; {key} takes {sorted(allowed)}"
+            )
     return sec.get("provider"), inner
 
 
@@ -146,6 +172,8 @@ def translate(config: Optional[Dict[str, Any]]) -> Tuple[Optional[str], Dict[str
             lock_timeout = float(value)
         elif key in IGNORED_MEM0_KEYS:
             continue
+        elif key in REJECTED_MEM0_KEYS:
+            raise ValidationError(f"config key {key!r}: {REJECTED_MEM0_KEYS[key]}")
         elif key == "vector_store":
             _, inner = _section(config, key)
             if inner.get("path") and path is None:
@@ -172,6 +200,9 @@ def translate(config: Optional[Dict[str, Any]]) -> Tuple[Optional[str], Dict[str
             model = inner.get("model")
             if model:
                 out["embedder"] = _embedder_source(str(model))
+            dims = inner.get("embedding_dims")
+            if dims is not None and (model is None or _embedder_source(str(model)) == {"cached": "minilm"}) and dims != 384:
+                raise ValidationError(f"embedder.config.embedding_dims is {dims!r} but all-MiniLM-L6-v2 gives 384")
         elif key in OWN_KEYS:
             if isinstance(value, dict) and isinstance(out.get(key), dict):
                 out[key].update(value)
