@@ -108,7 +108,7 @@ impl Memory {
         if opts.text.is_none() && opts.metadata.is_none() {
             return Err(MemoryError::invalid(
                 "update",
-                "give a new text, metadata or both",
+                "nothing to update: give a new text, metadata or both",
             ));
         }
         let text = opts

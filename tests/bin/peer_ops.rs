@@ -64,10 +64,8 @@ fn lockstep(durability: &str, embedder: Arc<dyn Embedder>) {
         user_id: String,
         text: String,
     }
-    let durability = match durability {
-        "none" => Durability::None,
-        _ => Durability::Immediate,
-    };
+    let durability: Durability =
+        serde_json::from_value(json!(durability)).expect("--lockstep immediate|none");
     let dir = tempfile::tempdir().unwrap();
     let mem = open(dir.path(), durability, embedder);
     let mut out = std::io::stdout().lock();

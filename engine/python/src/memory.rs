@@ -15,7 +15,7 @@ use memlayer::{
 };
 use parking_lot::RwLock;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::convert::{options, to_json, to_py};
@@ -46,6 +46,20 @@ impl Memory {
 fn message_list(py: Python<'_>, messages: &Bound<'_, PyAny>) -> PyResult<Messages> {
     let v = to_json(py, "messages", messages)?;
     Messages::from_json(&v).py(py)
+}
+
+impl Memory {
+    /// Runs `f` on the open engine with the GIL released; its result as a
+    /// Python object (the engine validates and names what is wrong).
+    fn call<'py, T: Serialize + Send>(
+        &self,
+        py: Python<'py>,
+        f: impl FnOnce(&memlayer::Memory) -> memlayer::Result<T> + Send,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mem = self.mem(py)?;
+        let r = py.detach(move || f(&mem)).py(py)?;
+        to_py(py, &r)
+    }
 }
 
 #[pymethods]
@@ -97,11 +111,9 @@ impl Memory {
         messages: &Bound<'py, PyAny>,
         options_: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mem = self.mem(py)?;
         let messages = message_list(py, messages)?;
         let o: AddOptions = options(py, "add options", options_)?;
-        let r = py.detach(move || mem.add(messages, &o)).py(py)?;
-        to_py(py, &r)
+        self.call(py, move |m| m.add(messages, &o))
     }
 
     /// `add_many(items) -> {"ids": [...], "skipped": n, "commits": n}`:
@@ -111,7 +123,6 @@ impl Memory {
         py: Python<'py>,
         items: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mem = self.mem(py)?;
         let v = to_json(py, "items", items)?;
         let Value::Array(list) = v else {
             return Err(validation(py, "items must be a list of dicts".into()));
@@ -123,8 +134,7 @@ impl Memory {
                     .map_err(|e| validation(py, format!("items[{i}]: {e}")))?,
             );
         }
-        let r = py.detach(move || mem.add_many(&bulk)).py(py)?;
-        to_py(py, &r)
+        self.call(py, move |m| m.add_many(&bulk))
     }
 
     /// `search(query, options) -> {"results": [...], "relations"?: [...]}`.
@@ -134,17 +144,13 @@ impl Memory {
         query: String,
         options_: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mem = self.mem(py)?;
         let o: SearchOptions = options(py, "search options", options_)?;
-        let r = py.detach(move || mem.search(&query, &o)).py(py)?;
-        to_py(py, &r)
+        self.call(py, move |m| m.search(&query, &o))
     }
 
     /// `get(memory_id) -> dict | None`.
     fn get<'py>(&self, py: Python<'py>, memory_id: String) -> PyResult<Bound<'py, PyAny>> {
-        let mem = self.mem(py)?;
-        let r = py.detach(move || mem.get(&memory_id)).py(py)?;
-        to_py(py, &r)
+        self.call(py, move |m| m.get(&memory_id))
     }
 
     /// `get_all(options) -> {"results": [...], "next_cursor"?: str}`.
@@ -153,10 +159,8 @@ impl Memory {
         py: Python<'py>,
         options_: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mem = self.mem(py)?;
         let o: GetAllOptions = options(py, "get_all options", options_)?;
-        let r = py.detach(move || mem.get_all(&o)).py(py)?;
-        to_py(py, &r)
+        self.call(py, move |m| m.get_all(&o))
     }
 
     /// `update(memory_id, options) -> the updated memory`.
@@ -166,22 +170,13 @@ impl Memory {
         memory_id: String,
         options_: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mem = self.mem(py)?;
         let o: UpdateOptions = options(py, "update", Some(options_))?;
-        if o.text.is_none() && o.metadata.is_none() {
-            return Err(validation(
-                py,
-                "nothing to update: give data (the new text) and/or metadata".into(),
-            ));
-        }
-        let r = py.detach(move || mem.update(&memory_id, &o)).py(py)?;
-        to_py(py, &r)
+        self.call(py, move |m| m.update(&memory_id, &o))
     }
 
     /// `delete(memory_id)`.
-    fn delete(&self, py: Python<'_>, memory_id: String) -> PyResult<()> {
-        let mem = self.mem(py)?;
-        py.detach(move || mem.delete(&memory_id)).py(py)
+    fn delete<'py>(&self, py: Python<'py>, memory_id: String) -> PyResult<Bound<'py, PyAny>> {
+        self.call(py, move |m| m.delete(&memory_id))
     }
 
     /// `delete_all(scope) -> {"memories": n, "graph_entries": n}`; the
@@ -191,54 +186,41 @@ impl Memory {
         py: Python<'py>,
         scope: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mem = self.mem(py)?;
         let s: Scope = options(py, "scope", Some(scope))?;
-        if s == Scope::default() {
-            return Err(validation(
-                py,
-                "delete_all needs user_id, agent_id or run_id (reset() deletes everything)".into(),
-            ));
-        }
-        let r = py.detach(move || mem.delete_all(&s)).py(py)?;
-        let d = PyDict::new(py);
-        d.set_item("memories", r.memories)?;
-        d.set_item("graph_entries", r.graph_entries)?;
-        Ok(d.into_any())
+        self.call(py, move |m| {
+            m.delete_all(&s)
+                .map(|r| json!({"memories": r.memories, "graph_entries": r.graph_entries}))
+        })
     }
 
     /// `history(memory_id) -> [event, ...]`, oldest first.
     fn history<'py>(&self, py: Python<'py>, memory_id: String) -> PyResult<Bound<'py, PyAny>> {
-        let mem = self.mem(py)?;
-        let r = py.detach(move || mem.history(&memory_id)).py(py)?;
-        to_py(py, &r)
+        self.call(py, move |m| m.history(&memory_id))
     }
 
     /// `reset()`: every memory, its history, the graph and the index.
-    fn reset(&self, py: Python<'_>) -> PyResult<()> {
-        let mem = self.mem(py)?;
-        py.detach(move || mem.reset()).py(py)
+    fn reset<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.call(py, |m| m.reset())
     }
 
     /// Number of live memories in the file.
-    fn count(&self, py: Python<'_>) -> PyResult<u64> {
-        let mem = self.mem(py)?;
-        py.detach(move || mem.len()).py(py)
+    fn count<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.call(py, |m| m.len())
     }
 
     /// Checks the file's invariants: `{"ok": bool, "problems": [...], ...}`.
     fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let mem = self.mem(py)?;
-        let r = py.detach(move || mem.verify()).py(py)?;
-        to_py(
-            py,
-            &json!({
-                "ok": r.is_ok(),
-                "problem_count": r.problem_count,
-                "problems": r.problems,
-                "records": r.records,
-                "history_events": r.history_events,
-            }),
-        )
+        self.call(py, |m| {
+            m.verify().map(|r| {
+                json!({
+                    "ok": r.is_ok(),
+                    "problem_count": r.problem_count,
+                    "problems": r.problems,
+                    "records": r.records,
+                    "history_events": r.history_events,
+                })
+            })
+        })
     }
 
     /// Closes the database (releases the file lock once no call is

@@ -12,32 +12,6 @@ from . import errors
 from ._async import AsyncMemory
 from ._memory import Memory
 from ._native import __version__
-from .errors import (
-    CancelledError,
-    ClosedError,
-    ConflictError,
-    LockedError,
-    MemoryError,
-    ModelError,
-    NotFoundError,
-    StorageError,
-    ValidationError,
-    VectorIndexError,
-)
+from .errors import *  # noqa: F403 - the exception classes, listed in errors.__all__
 
-__all__ = [
-    "Memory",
-    "AsyncMemory",
-    "MemoryError",
-    "ValidationError",
-    "NotFoundError",
-    "ModelError",
-    "StorageError",
-    "VectorIndexError",
-    "ConflictError",
-    "LockedError",
-    "CancelledError",
-    "ClosedError",
-    "errors",
-    "__version__",
-]
+__all__ = ["Memory", "AsyncMemory", "errors", "__version__", *errors.__all__]

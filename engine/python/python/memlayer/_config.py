@@ -198,10 +198,11 @@ def translate(config: Optional[Dict[str, Any]]) -> Tuple[Optional[str], Dict[str
         elif key == "embedder" and isinstance(value, dict) and "provider" in value:
             _, inner = _section(config, key)
             model = inner.get("model")
+            source = _embedder_source(str(model)) if model else {"cached": "minilm"}
             if model:
-                out["embedder"] = _embedder_source(str(model))
+                out["embedder"] = source
             dims = inner.get("embedding_dims")
-            if dims is not None and (model is None or _embedder_source(str(model)) == {"cached": "minilm"}) and dims != 384:
+            if dims is not None and source == {"cached": "minilm"} and dims != 384:
                 raise ValidationError(f"embedder.config.embedding_dims is {dims!r} but all-MiniLM-L6-v2 gives 384")
         elif key in OWN_KEYS:
             if isinstance(value, dict) and isinstance(out.get(key), dict):

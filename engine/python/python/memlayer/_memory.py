@@ -33,6 +33,15 @@ def _count(name: str, value: Optional[int]) -> None:
         raise ValidationError(f"{name} must be a whole number >= 1, not {value}")
 
 
+def _limit(limit: Optional[int], top_k: Optional[int]) -> Optional[int]:
+    """``limit``, or Mem0 2.x's name for it, ``top_k``."""
+    if limit is not None and top_k is not None and limit != top_k:
+        raise ValidationError("give limit or top_k (the same thing), not both")
+    _count("limit", limit)
+    _count("top_k", top_k)
+    return limit if limit is not None else top_k
+
+
 def _ids(user_id: Any, agent_id: Any, run_id: Any) -> None:
     for name, value in (("user_id", user_id), ("agent_id", agent_id), ("run_id", run_id)):
         _check(name, value, str, "a string")
@@ -206,15 +215,10 @@ class Memory:
 
         Returns ``{"results": [{"id", "memory", "score", "metadata", ...}], "relations": [...]}``.
         """
-        if limit is not None and top_k is not None and limit != top_k:
-            raise ValidationError("give limit or top_k (the same thing), not both")
-        _count("limit", limit)
-        _count("top_k", top_k)
+        n = _limit(limit, top_k)
         _check("threshold", threshold, (int, float), "a number")
         options = _scope(user_id, agent_id, run_id, filters)
-        options.update(
-            _drop_none({"limit": limit if limit is not None else top_k, "threshold": threshold})
-        )
+        options.update(_drop_none({"limit": n, "threshold": threshold}))
         if not rerank:
             options["no_rerank"] = True
         if include_superseded:
@@ -243,13 +247,10 @@ class Memory:
 
         Pass ``next_cursor`` back as ``cursor`` for the next page.
         """
-        if limit is not None and top_k is not None and limit != top_k:
-            raise ValidationError("give limit or top_k (the same thing), not both")
-        _count("limit", limit)
-        _count("top_k", top_k)
+        n = _limit(limit, top_k)
         _check("cursor", cursor, str, "a string (a next_cursor)")
         options = _scope(user_id, agent_id, run_id, filters)
-        options.update(_drop_none({"limit": limit if limit is not None else top_k, "cursor": cursor}))
+        options.update(_drop_none({"limit": n, "cursor": cursor}))
         if include_superseded:
             options["include_superseded"] = True
         return self._native.get_all(options)
