@@ -76,13 +76,13 @@ impl Memory {
         lock_timeout: f64,
     ) -> PyResult<Self> {
         let config: MemoryConfig = options(py, "config", config)?;
-        if !(lock_timeout.is_finite() && lock_timeout >= 0.0) {
-            return Err(validation(
+        // try_from: NaN, negative and overflowing values are errors, not panics.
+        let timeout = Duration::try_from_secs_f64(lock_timeout).map_err(|_| {
+            validation(
                 py,
                 format!("lock_timeout must be a number of seconds >= 0, not {lock_timeout}"),
-            ));
-        }
-        let timeout = Duration::from_secs_f64(lock_timeout);
+            )
+        })?;
         let p = path.clone();
         let mem = py
             .detach(move || {

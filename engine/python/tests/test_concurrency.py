@@ -107,7 +107,7 @@ def test_a_second_process_waits_for_the_lock(db, python):
     assert waiter.returncode == 0 and out.strip() == "1"
 
 
-@pytest.mark.parametrize("timeout", [-1, float("nan")])
+@pytest.mark.parametrize("timeout", [-1, float("nan"), 1e300])
 def test_a_bad_lock_timeout_is_rejected(db, timeout):
     with pytest.raises(memlayer.ValidationError, match="lock_timeout"):
         memlayer.Memory(db, lock_timeout=timeout)
