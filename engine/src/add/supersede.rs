@@ -235,64 +235,103 @@ pub(crate) fn pairs(
 /// - any `Same` → nothing (already known);
 /// - else every `Changed` memory is superseded by the fact (added once);
 /// - else the nearest `Detail` memory is rewritten as the fact;
+/// - else, when the fact is `Changed` or `Detail` to a memory that an
+///   earlier fact of this `add` already changes, the two facts describe one
+///   change ("I moved to Lisbon last month, so I live in Lisbon now"): the
+///   fact joins the earlier fact's text (see [`join`]) instead of becoming
+///   a second memory about the same attribute;
 /// - else the fact is added.
 ///
-/// A memory is the target of at most one change per `add`; a fact whose
-/// targets were all taken by earlier facts is added.
+/// A memory is the target of at most one change per `add`.
 pub(crate) fn plan(
     contested: &[usize],
     facts: &[String],
     set: &CandidateSet,
     labelled: &[Labelled],
 ) -> Vec<Planned> {
-    let mut taken = vec![false; set.known.len()];
-    let mut out = Vec::new();
+    /// One change being planned: its text and what it does.
+    enum Target {
+        Supersede(Vec<usize>),
+        Update(usize),
+        Add,
+    }
+    // The change group that took each memory.
+    let mut owner: Vec<Option<usize>> = vec![None; set.known.len()];
+    let mut groups: Vec<(String, Target)> = Vec::new();
     for &i in contested {
         let Some(fact) = facts.get(i) else { continue };
         let mine: Vec<(usize, Relation)> = labelled
             .iter()
-            .filter(|((f, ci), _)| *f == i && *ci < taken.len())
+            .filter(|((f, ci), _)| *f == i && *ci < owner.len())
             .map(|&((_, ci), r)| (ci, r))
             .collect();
-        let of = |want: Relation| -> Vec<usize> {
+        let free = |want: Relation, owner: &[Option<usize>]| -> Vec<usize> {
             mine.iter()
-                .filter(|&&(ci, r)| r == want && !taken[ci])
+                .filter(|&&(ci, r)| r == want && owner[ci].is_none())
                 .map(|&(ci, _)| ci)
                 .collect()
         };
         if mine.iter().any(|&(_, r)| r == Relation::Same) {
             continue;
         }
-        let changed = of(Relation::Changed);
+        let changed = free(Relation::Changed, &owner);
         if !changed.is_empty() {
             for &ci in &changed {
-                taken[ci] = true;
+                owner[ci] = Some(groups.len());
+            }
+            groups.push((fact.clone(), Target::Supersede(changed)));
+            continue;
+        }
+        if let Some(&ci) = free(Relation::Detail, &owner).first() {
+            owner[ci] = Some(groups.len());
+            groups.push((fact.clone(), Target::Update(ci)));
+            continue;
+        }
+        let earlier = mine
+            .iter()
+            .filter(|&&(_, r)| matches!(r, Relation::Changed | Relation::Detail))
+            .find_map(|&(ci, _)| owner[ci]);
+        match earlier {
+            Some(g) => groups[g].0 = join(&groups[g].0, fact),
+            None => groups.push((fact.clone(), Target::Add)),
+        }
+    }
+    let mut out = Vec::new();
+    for (text, target) in groups {
+        match target {
+            // Every changed memory names the fact as its replacement; the
+            // batch inserts the fact once.
+            Target::Supersede(cis) => out.extend(cis.into_iter().map(|ci| {
                 let k = &set.known[ci];
-                // Every changed memory names the fact as its replacement;
-                // the batch inserts the fact once.
-                out.push(Planned::Supersede {
+                Planned::Supersede {
                     id: k.id,
                     hash: k.hash.clone(),
                     old: k.text.clone(),
-                    replacement: Some(fact.clone()),
+                    replacement: Some(text.clone()),
+                }
+            })),
+            Target::Update(ci) => {
+                let k = &set.known[ci];
+                out.push(Planned::Update {
+                    id: k.id,
+                    hash: k.hash.clone(),
+                    old: k.text.clone(),
+                    text,
                 });
             }
-            continue;
+            Target::Add => out.push(Planned::Add { text }),
         }
-        if let Some(&ci) = of(Relation::Detail).first() {
-            taken[ci] = true;
-            let k = &set.known[ci];
-            out.push(Planned::Update {
-                id: k.id,
-                hash: k.hash.clone(),
-                old: k.text.clone(),
-                text: fact.clone(),
-            });
-            continue;
-        }
-        out.push(Planned::Add { text: fact.clone() });
     }
     out
+}
+
+/// One memory text from two facts of the same change: `a; b`, or `a` when
+/// it already says `b` (case-insensitive).
+pub(crate) fn join(a: &str, b: &str) -> String {
+    if a.to_lowercase().contains(&b.to_lowercase()) {
+        return a.to_string();
+    }
+    format!("{}; {}", a.trim_end_matches(['.', ';', ' ']), b.trim())
 }
 
 #[cfg(test)]
@@ -406,21 +445,74 @@ mod tests {
     }
 
     #[test]
-    fn a_memory_is_targeted_once() {
+    fn facts_of_one_change_join_and_a_memory_is_targeted_once() {
+        use Relation::*;
         let berlin = known(1, "Lives in Berlin");
-        let s = set(vec![berlin.clone()], vec![vec![(0, 0.8)], vec![(0, 0.7)]]);
-        let facts = vec!["Lives in Lisbon".to_string(), "Lives in Porto".to_string()];
-        let labelled = [((0, 0), Relation::Changed), ((1, 0), Relation::Changed)];
+        let tea = known(2, "Likes tea");
+        let s = set(
+            vec![berlin.clone(), tea.clone()],
+            vec![
+                vec![(0, 0.8)],
+                vec![(0, 0.7)],
+                vec![(1, 0.6)],
+                vec![(0, 0.5)],
+            ],
+        );
+        let facts: Vec<String> = [
+            "Moved to Lisbon last month",
+            "Lives in Lisbon now",
+            "Likes green tea",
+            "Has a cat",
+        ]
+        .map(String::from)
+        .to_vec();
+        // Fact 1 changes Berlin too, which fact 0 already supersedes: one
+        // memory. Fact 2 details tea. Fact 3 is unrelated to Berlin: added.
+        let labelled = [
+            ((0, 0), Changed),
+            ((1, 0), Changed),
+            ((2, 1), Detail),
+            ((3, 0), Unrelated),
+        ];
+        let p = plan(&[0, 1, 2, 3], &facts, &s, &labelled);
+        assert_eq!(
+            p,
+            vec![
+                Planned::Supersede {
+                    id: berlin.id,
+                    hash: berlin.hash.clone(),
+                    old: berlin.text.clone(),
+                    replacement: Some("Moved to Lisbon last month; Lives in Lisbon now".into()),
+                },
+                Planned::Update {
+                    id: tea.id,
+                    hash: tea.hash.clone(),
+                    old: tea.text.clone(),
+                    text: "Likes green tea".into(),
+                },
+                Planned::Add {
+                    text: "Has a cat".into()
+                },
+            ]
+        );
+        // A detail of a memory another fact updates joins that update.
+        let labelled = [((0, 0), Detail), ((1, 0), Detail)];
         let p = plan(&[0, 1], &facts, &s, &labelled);
-        assert_eq!(p.len(), 2);
         assert!(
-            matches!(&p[0], Planned::Supersede { replacement: Some(t), .. } if t == "Lives in Lisbon")
+            matches!(&p[..], [Planned::Update { text, .. }] if text == "Moved to Lisbon last month; Lives in Lisbon now"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn join_skips_what_is_already_said() {
+        assert_eq!(
+            join("Lives in Lisbon.", "lives in lisbon"),
+            "Lives in Lisbon."
         );
         assert_eq!(
-            p[1],
-            Planned::Add {
-                text: "Lives in Porto".into()
-            }
+            join("Sold the Honda.", "Drives a Tesla"),
+            "Sold the Honda; Drives a Tesla"
         );
     }
 }
