@@ -253,6 +253,24 @@ pub struct ReconcileConfig {
     /// name them ("Mom lives in Lyon"): one short prefix-cached scoring per
     /// such fact. Skipped like `fact_check`.
     pub attribute: bool,
+    /// Read each fact's time words: a state of one day ("Is tired today")
+    /// is not stored, and a state of a while ("Is in Rome this week") is
+    /// added without replacing or rewriting a memory. A change that
+    /// happened today ("Turned 35 today") is a lasting fact.
+    pub time_words: bool,
+    /// Skip fact extraction (no LLM call) when the user's messages are
+    /// only questions, requests to the assistant, greetings, thanks or
+    /// laughter with nothing said in the first person ("Who wrote
+    /// Hamlet?", "Tell me a joke."). Applies with the default extraction
+    /// prompt only.
+    pub statement_gate: bool,
+    /// [`ReconcileMethod::Classify`]: a negated fact whose content words
+    /// are mostly a memory's ("Is not a doctor" / "Works as a doctor")
+    /// supersedes that memory without a scoring.
+    pub negation_guard: bool,
+    /// Join an extracted fact that means nothing on its own (one word, or a
+    /// short phrase pointing back: "Gave it up") to the fact next to it.
+    pub join_fragments: bool,
 }
 
 /// How a fact with similar memories is reconciled.
@@ -282,6 +300,10 @@ impl Default for ReconcileConfig {
             calibrate: true,
             fact_check: true,
             attribute: true,
+            time_words: true,
+            statement_gate: true,
+            negation_guard: true,
+            join_fragments: true,
         }
     }
 }

@@ -108,6 +108,14 @@ pub struct AddStats {
     /// Extracted facts rewritten to name the other person the message
     /// talks about (attribution check).
     pub attributed: usize,
+    /// Extraction skipped: the user's messages were only questions,
+    /// requests and small talk.
+    pub no_statement: bool,
+    /// Extracted facts dropped as states of one day ("Is tired today").
+    pub momentary: usize,
+    /// Facts added without reconciliation as temporary states ("Is in
+    /// Rome this week"), so that they replace no lasting memory.
+    pub temporary: usize,
     /// Reconciliations re-run after a concurrent change.
     pub conflict_retries: u32,
     /// Decisions skipped because their memory changed twice.

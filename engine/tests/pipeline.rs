@@ -298,7 +298,9 @@ fn malformed_llm_output_is_an_error_and_writes_nothing() {
             r#"{"facts": []}"#,
         ],
     );
-    let e = mem.add("hello", &AddOptions::user("u")).unwrap_err();
+    let e = mem
+        .add("I like green tea", &AddOptions::user("u"))
+        .unwrap_err();
     assert!(
         matches!(
             e,
@@ -323,7 +325,9 @@ fn malformed_llm_output_is_an_error_and_writes_nothing() {
         "{e:?}"
     );
     assert_eq!(texts(&mem, "u"), vec!["Likes coffee"]);
-    let r = mem.add("hi", &AddOptions::user("u")).unwrap();
+    let r = mem
+        .add("I had a nice walk", &AddOptions::user("u"))
+        .unwrap();
     assert!(r.results.is_empty() && r.stats.facts == 0);
 }
 
@@ -1311,4 +1315,95 @@ fn add_many_validates_everything_first_then_commits_in_bounded_batches() {
         .unwrap();
     assert_eq!(hit.results[0].memory, "turn 1198 about topic1");
     assert_eq!(hit.results[0].metadata["n"], 1198);
+}
+
+#[test]
+fn questions_and_small_talk_make_no_llm_call() {
+    let dir = tempfile::tempdir().unwrap();
+    // No scripted reply: any LLM call would fail.
+    let (mem, chat) = open_classifying(dir.path(), &[]);
+    for text in [
+        "Who wrote Hamlet?",
+        "Tell me a short joke.",
+        "Thanks, that was helpful. Bye!",
+    ] {
+        let r = mem.add(text, &AddOptions::user("u")).unwrap();
+        assert!(r.results.is_empty(), "{text}");
+        assert!(r.stats.no_statement && r.stats.llm_calls == 0, "{text}");
+    }
+    assert!(chat.requests().is_empty());
+    // Off: the extraction runs (and here fails: nothing is scripted).
+    let mut config = cfg();
+    config.reconcile.statement_gate = false;
+    let (mem, _) = open_with(&dir.path().join("off"), &[], config);
+    assert!(
+        mem.add("Who wrote Hamlet?", &AddOptions::user("u"))
+            .is_err()
+    );
+}
+
+#[test]
+fn time_words_drop_one_day_states_and_keep_temporary_ones_beside_lasting_memories() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, chat) = open_classifying(
+        dir.path(),
+        &[r#"{"facts": ["Is tired today", "Is in Rome this week for a conference"]}"#],
+    );
+    raw(&mem, "u", "Lives in Madrid");
+    // No scoring is scripted: the temporary fact is not compared.
+    let r = mem
+        .add(
+            "I'm so tired today. I'm in Rome this week for a conference.",
+            &AddOptions::user("u"),
+        )
+        .unwrap();
+    assert_eq!(
+        texts(&mem, "u"),
+        vec!["Is in Rome this week for a conference", "Lives in Madrid"]
+    );
+    assert_eq!((r.stats.momentary, r.stats.temporary), (1, 1));
+    assert_eq!(r.stats.scored_pairs, 0);
+    assert_eq!(chat.requests().len(), 1, "the extraction only");
+}
+
+#[test]
+fn one_change_said_twice_becomes_one_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, chat) = open_classifying(
+        dir.path(),
+        &[
+            r#"{"facts": ["Packed everything up", "Moved to Lisbon last month", "Lives in Lisbon now"]}"#,
+        ],
+    );
+    raw(&mem, "u", "Lives in Berlin");
+    // The fragment joins the first whole fact; both facts change Berlin.
+    chat.push_choice("changed");
+    chat.push_choice("changed");
+    let r = mem
+        .add(
+            "Packed everything up: I moved to Lisbon last month, so I live in Lisbon now.",
+            &AddOptions::user("u"),
+        )
+        .unwrap();
+    assert_eq!(
+        texts(&mem, "u"),
+        vec!["Packed everything up; Moved to Lisbon last month; Lives in Lisbon now"]
+    );
+    assert_eq!(r.stats.scored_pairs, 2);
+}
+
+#[test]
+fn a_negated_fact_ends_the_memory_it_negates_without_a_scoring() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, _) = open_classifying(dir.path(), &[r#"{"facts": ["Is not a doctor"]}"#]);
+    raw(&mem, "u", "Works as a doctor");
+    let r = mem
+        .add(
+            "Actually I'm not a doctor, I never was.",
+            &AddOptions::user("u"),
+        )
+        .unwrap();
+    assert_eq!(texts(&mem, "u"), vec!["Is not a doctor"]);
+    assert_eq!(r.stats.scored_pairs, 0);
+    assert_eq!(r.results[0].event, Event::Supersede);
 }

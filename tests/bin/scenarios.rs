@@ -117,6 +117,9 @@ fn main() {
         (0u32, 0u32, 0, 0, 0, 0);
     let (mut scored, mut errors, mut per_add_calls) = (0u32, 0u32, Vec::new());
     let mut events = std::collections::BTreeMap::<String, u32>::new();
+    // Facts filtered: ungrounded, not personal, one-day states, temporary.
+    let mut filtered = [0usize; 4];
+    let mut gated = 0usize;
     let mut outcomes: Vec<Outcome> = Vec::new();
     for sc in data
         .scenarios
@@ -133,6 +136,10 @@ fn main() {
                     calibrate: !args.flag("--no-calibrate"),
                     fact_check: !args.flag("--no-fact-check"),
                     attribute: !args.flag("--no-attribute"),
+                    time_words: !args.flag("--no-time-words"),
+                    statement_gate: !args.flag("--no-statement-gate"),
+                    negation_guard: !args.flag("--no-negation-guard"),
+                    join_fragments: !args.flag("--no-join-fragments"),
                     candidate_min_similarity: floor,
                     ..Default::default()
                 },
@@ -180,6 +187,11 @@ fn main() {
                     toks.push((s.prompt_tokens + s.completion_tokens) as f64);
                     shortcut += usize::from(s.no_candidates_shortcut);
                     dups += s.exact_duplicates;
+                    filtered[0] += s.ungrounded;
+                    filtered[1] += s.not_personal;
+                    filtered[2] += s.momentary;
+                    filtered[3] += s.temporary;
+                    gated += usize::from(s.no_statement);
                     for e in &r.results {
                         *events.entry(format!("{:?}", e.event)).or_default() += 1;
                         log.push(format!(
@@ -297,6 +309,11 @@ fn main() {
     println!(
         "reconciliation calls saved: {shortcut} by the no-candidates shortcut, {dups} facts answered by exact-duplicate match (of {adds} adds)"
     );
+    println!(
+        "facts filtered: {} ungrounded, {} not personal, {} one-day states; {} temporary states added without reconciliation",
+        filtered[0], filtered[1], filtered[2], filtered[3]
+    );
+    println!("adds without a statement (no extraction call): {gated}");
     if let Some(path) = json_out {
         let v = serde_json::json!({"model": chat.model_id(), "scenarios": outcomes});
         std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();

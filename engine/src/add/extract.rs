@@ -120,6 +120,77 @@ pub(crate) fn ground(facts: Vec<String>, transcript: &str) -> (Vec<String>, Vec<
         .partition(|f| llm_output::is_grounded(f, transcript))
 }
 
+/// Object words that point back to something said before ("Gave it up",
+/// "Packed everything up"): a short fact with one of them means nothing on
+/// its own.
+const POINTERS: &[&str] = &[
+    "it",
+    "them",
+    "that",
+    "this",
+    "there",
+    "those",
+    "these",
+    "everything",
+];
+
+/// Whether a fact is a fragment of the fact next to it: one word
+/// ("Promoted"), or at most four words with a pointer word ("Gave it up").
+pub(crate) fn is_fragment(fact: &str) -> bool {
+    let words: Vec<String> = fact
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.len() == 1 || (words.len() <= 4 && words.iter().any(|w| POINTERS.contains(&w.as_str())))
+}
+
+/// Joins each fragment ([`is_fragment`]) to the fact before it (the one
+/// after it when it comes first), so that "Packed everything up" + "Now
+/// lives in Denver" becomes one memory instead of a memory that means
+/// nothing. A lone fragment stays as it is.
+pub(crate) fn join_fragments(facts: Vec<String>) -> Vec<String> {
+    if facts.len() < 2 {
+        return facts;
+    }
+    let mut out: Vec<String> = Vec::with_capacity(facts.len());
+    // A leading fragment waits for the next whole fact.
+    let mut pending: Vec<String> = Vec::new();
+    for f in facts {
+        if is_fragment(&f) {
+            match out.last_mut() {
+                Some(prev) => *prev = super::supersede::join(prev, &f),
+                None => pending.push(f),
+            }
+            continue;
+        }
+        let whole = pending
+            .drain(..)
+            .fold(None::<String>, |acc, p| {
+                Some(match acc {
+                    Some(a) => super::supersede::join(&a, &p),
+                    None => p,
+                })
+            })
+            .map_or(f.clone(), |p| super::supersede::join(&p, &f));
+        out.push(whole);
+    }
+    // Only fragments: keep them joined as one.
+    if out.is_empty()
+        && let Some(first) = pending.first().cloned()
+    {
+        out.push(
+            pending[1..]
+                .iter()
+                .fold(first, |a, p| super::supersede::join(&a, p)),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +273,40 @@ mod tests {
     fn window_size_follows_the_context() {
         assert_eq!(window_chars(4096, 512), (4096 - 512 - 1000) * 3);
         assert_eq!(window_chars(1024, 512), 400);
+    }
+
+    #[test]
+    fn fragments_join_the_fact_next_to_them() {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            join_fragments(v(&["Packed everything up", "Now lives in Denver"])),
+            v(&["Packed everything up; Now lives in Denver"])
+        );
+        assert_eq!(
+            join_fragments(v(&[
+                "Does not play the guitar",
+                "Gave it up",
+                "Lives in Oslo"
+            ])),
+            v(&["Does not play the guitar; Gave it up", "Lives in Oslo"])
+        );
+        assert_eq!(
+            join_fragments(v(&["Promoted", "Is the manager of the design team"])),
+            v(&["Promoted; Is the manager of the design team"])
+        );
+        // Whole facts and a lone fragment stay as they are.
+        assert_eq!(
+            join_fragments(v(&["Is vegetarian", "Has a dog named Rex"])),
+            v(&["Is vegetarian", "Has a dog named Rex"])
+        );
+        assert_eq!(join_fragments(v(&["Loves it"])), v(&["Loves it"]));
+        assert_eq!(
+            join_fragments(v(&["Loves it", "Likes that"])),
+            v(&["Loves it; Likes that"])
+        );
+        assert!(is_fragment("Promoted"));
+        assert!(!is_fragment("Is vegetarian"));
+        assert!(!is_fragment("Has a dog that barks at night"));
     }
 
     #[test]

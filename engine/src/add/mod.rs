@@ -4,10 +4,14 @@
 //!
 //! | stage | file | LLM |
 //! |---|---|---|
-//! | 1. subject, own messages, grounding | [`extract`] | extraction call |
+//! | 0. statement gate: only questions/requests/small talk → no extraction | [`gate`] | – |
+//! | 1. subject, own messages, grounding, fragments joined | [`extract`] | extraction call |
+//! | 1b. personal or general; 1c. whom a fact is about ([`attribute`]) | [`questions`] | one scoring per fact |
+//! | 1d. time words: one-day states dropped, temporary ones marked | [`transient`] | – |
 //! | 2. graph plan (graph memory on) | `crate::graph::plan` | extraction + outdated check |
 //! | 3. candidates, duplicates, direct/contested split | [`candidates`] | – |
-//! | 4. shown keys, decisions → plan, guards | [`reconcile`] | reconciliation call |
+//! | 4. (default) each fact against its nearest memories, [`negation`] guard → plan | [`questions`], [`supersede`] | one scoring per pair |
+//! | 4. (generate) shown keys, decisions → plan, guards | [`reconcile`] | reconciliation call |
 //! | 5. texts to embed, stale check, write batch | [`commit`] | – |
 //!
 //! LLM calls run without any lock; the stale check and the commit run under
@@ -18,15 +22,18 @@ mod bulk;
 mod candidates;
 mod commit;
 mod extract;
+mod gate;
+mod negation;
+mod questions;
 mod reconcile;
 mod supersede;
+mod transient;
 
 pub use self::bulk::{BULK_COMMIT_SIZE, BulkMemory, BulkResult};
 pub(crate) use self::commit::Written;
 pub(crate) use self::extract::{window_chars, windows};
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use memlayer_store::{Timestamp, WriteBatch};
 
@@ -293,6 +300,15 @@ impl Memory {
     ) -> Result<Vec<String>> {
         let p = &self.inner.config.prompts;
         let prompt = prompt.or(p.fact_extraction.as_deref());
+        if self.inner.config.reconcile.statement_gate
+            && src.subject == FactSubject::User
+            && prompt.is_none()
+            && !gate::states_facts(&src.transcript)
+        {
+            tracing::debug!("only questions, requests and small talk: nothing to extract");
+            stats.no_statement = true;
+            return Ok(Vec::new());
+        }
         let l = &self.inner.config.llm;
         let t = std::time::Instant::now();
         let mut facts: Vec<String> = Vec::new();
@@ -326,6 +342,9 @@ impl Memory {
             stats.ungrounded += dropped.len();
             facts = kept;
         }
+        if self.inner.config.reconcile.join_fragments {
+            facts = extract::join_fragments(facts);
+        }
         let t = stats.timings.record("extract", t);
         if self.inner.config.reconcile.fact_check
             && src.subject == FactSubject::User
@@ -343,6 +362,17 @@ impl Memory {
             facts = self.attribute_subjects(facts, &src.transcript, stats)?;
         }
         stats.timings.record("attribute", t);
+        if self.inner.config.reconcile.time_words {
+            let before = facts.len();
+            facts.retain(|f| {
+                let keep = transient::span(f) != transient::Span::Momentary;
+                if !keep {
+                    tracing::info!(fact = %f, "dropped a state of one day");
+                }
+                keep
+            });
+            stats.momentary += before - facts.len();
+        }
         stats.facts = facts.len();
         Ok(facts)
     }
@@ -386,7 +416,19 @@ impl Memory {
         set: &CandidateSet,
         stats: &mut AddStats,
     ) -> Result<(Vec<Planned>, AttemptStats)> {
-        let split = candidates::split(facts, set);
+        let mut split = candidates::split(facts, set);
+        if self.inner.config.reconcile.time_words {
+            // A temporary state is added beside the lasting memories it
+            // resembles ("Is in Rome this week" keeps "Lives in Madrid").
+            let (temporary, contested): (Vec<usize>, Vec<usize>) = split
+                .contested
+                .iter()
+                .partition(|&&i| transient::span(&facts[i]) == transient::Span::Temporary);
+            stats.temporary = temporary.len();
+            split.direct.extend(temporary);
+            split.direct.sort_unstable();
+            split.contested = contested;
+        }
         let mut attempt = AttemptStats {
             exact_duplicates: split.duplicates.len(),
             ..AttemptStats::default()
@@ -450,211 +492,6 @@ impl Memory {
         Ok((plan, attempt))
     }
 
-    /// Stage 4, scoring path: one classification per (contested fact,
-    /// nearest memory) pair. `None` when the chat model cannot score
-    /// answers (the caller then generates decisions instead).
-    fn classify_pairs(
-        &self,
-        contested: &[usize],
-        facts: &[String],
-        set: &CandidateSet,
-        stats: &mut AddStats,
-    ) -> Result<Option<Vec<supersede::Labelled>>> {
-        let chat = self.chat_model()?;
-        let per_fact = self.inner.config.reconcile.classify_candidates;
-        let q = Question {
-            messages: prompts::supersede_messages,
-            choices: &supersede::Relation::CHOICES,
-            prior: &self.inner.supersede_prior,
-        };
-        // The calibration prior is measured on the first pair that needs a
-        // scoring (none when the subject guard answers every pair).
-        let mut prior: Option<Option<Vec<f32>>> = None;
-        let mut out = Vec::new();
-        for (f, ci) in supersede::pairs(contested, set, per_fact) {
-            // Facts about different people never supersede each other
-            // ("Brother Tom lives in Toronto" vs "Lives in Paris").
-            if supersede::subject_of(&facts[f]) != supersede::subject_of(&set.known[ci].text) {
-                out.push(((f, ci), supersede::Relation::Unrelated));
-                continue;
-            }
-            if prior.is_none() {
-                prior = Some(match self.calibration(chat.as_ref(), &q) {
-                    Ok(p) => p,
-                    Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(None),
-                    Err(e) => return Err(e.into()),
-                });
-            }
-            let probs = match score(
-                chat.as_ref(),
-                &q,
-                prior.as_ref().and_then(|p| p.as_deref()),
-                (&set.known[ci].text, &facts[f]),
-                stats,
-            ) {
-                Ok(p) => p,
-                Err(memlayer_models::ModelError::Unsupported { .. }) if stats.scored_pairs == 0 => {
-                    return Ok(None);
-                }
-                Err(e) => return Err(e.into()),
-            };
-            stats.scored_pairs += 1;
-            let Some(r) = supersede::argmax(&probs).and_then(|b| supersede::Relation::ALL.get(b))
-            else {
-                continue;
-            };
-            tracing::debug!(
-                memory = %set.known[ci].text,
-                fact = %facts[f],
-                relation = ?r,
-                p = ?probs,
-                "classified"
-            );
-            out.push(((f, ci), *r));
-        }
-        Ok(Some(out))
-    }
-
-    /// The question's calibration prior when `reconcile.calibrate` is on,
-    /// measured on first use and kept for the handle's life.
-    fn calibration(
-        &self,
-        chat: &dyn memlayer_models::ChatModel,
-        q: &Question<'_>,
-    ) -> memlayer_models::Result<Option<Vec<f32>>> {
-        if !self.inner.config.reconcile.calibrate {
-            return Ok(None);
-        }
-        if let Some(p) = q.prior.get() {
-            return Ok(Some(p.clone()));
-        }
-        let mean = prior(chat, q.messages, q.choices)?;
-        tracing::debug!(prior = ?mean, choices = ?q.choices, "answer prior");
-        Ok(Some(q.prior.get_or_init(|| mean).clone()))
-    }
-
-    /// Asks `q` about every fact that `ask` selects, with `context` as the
-    /// question's first input, and returns each fact's answer (index into
-    /// `q.choices`) with its probabilities; `None` for facts not asked.
-    /// `Ok(None)` when the chat model cannot score answers.
-    fn answers(
-        &self,
-        q: &Question<'_>,
-        context: &str,
-        facts: &[String],
-        ask: impl Fn(&str) -> bool,
-        stats: &mut AddStats,
-    ) -> Result<Option<Vec<Option<Answer>>>> {
-        let chat = self.chat_model()?;
-        let unsupported = |e: &memlayer_models::ModelError| {
-            matches!(e, memlayer_models::ModelError::Unsupported { .. })
-        };
-        let calibration = match self.calibration(chat.as_ref(), q) {
-            Ok(p) => p,
-            Err(e) if unsupported(&e) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let mut out = Vec::with_capacity(facts.len());
-        for f in facts {
-            if !ask(f) {
-                out.push(None);
-                continue;
-            }
-            match score(
-                chat.as_ref(),
-                q,
-                calibration.as_deref(),
-                (context, f),
-                stats,
-            ) {
-                Ok(p) => out.push(supersede::argmax(&p).map(|a| (a, p))),
-                Err(e) if unsupported(&e) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(Some(out))
-    }
-
-    /// Stage 1b: drops facts the chat model scores as general rather than
-    /// personal (knowledge, answers, calculations, requests). Keeps every
-    /// fact when the model cannot score answers.
-    fn keep_personal(
-        &self,
-        facts: Vec<String>,
-        transcript: &str,
-        stats: &mut AddStats,
-    ) -> Result<Vec<String>> {
-        let q = Question {
-            messages: prompts::fact_check_messages,
-            choices: &prompts::FACT_CHECK_CHOICES,
-            prior: &self.inner.fact_check_prior,
-        };
-        let Some(answers) = self.answers(&q, transcript, &facts, |_| true, stats)? else {
-            return Ok(facts);
-        };
-        let mut kept = Vec::with_capacity(facts.len());
-        for (f, a) in facts.into_iter().zip(answers) {
-            match a {
-                Some((a, p)) if a != 0 => {
-                    tracing::info!(fact = %f, p = ?p, "dropped a fact that is not personal");
-                    stats.not_personal += 1;
-                }
-                _ => kept.push(f),
-            }
-        }
-        Ok(kept)
-    }
-
-    /// Stage 1c: when the user's messages name exactly one other person,
-    /// facts without a subject that the chat model scores as about that
-    /// person are rewritten to name them ([`attribute`]). Keeps every fact
-    /// as it is when the model cannot score answers.
-    fn attribute_subjects(
-        &self,
-        facts: Vec<String>,
-        transcript: &str,
-        stats: &mut AddStats,
-    ) -> Result<Vec<String>> {
-        let user_text: Vec<&str> = transcript
-            .lines()
-            .filter_map(|l| l.strip_prefix("user: "))
-            .collect();
-        let user_text = user_text.join("\n");
-        let people = attribute::mentions(&user_text);
-        let [person] = people.as_slice() else {
-            return Ok(facts);
-        };
-        if !facts.iter().any(|f| attribute::needs_check(f)) {
-            return Ok(facts);
-        }
-        let q = Question {
-            messages: prompts::attribution_messages,
-            choices: &prompts::ATTRIBUTION_CHOICES,
-            prior: &self.inner.attribute_prior,
-        };
-        let context = format!("{user_text}\nOther person: {}", attribute::display(person));
-        let Some(answers) = self.answers(&q, &context, &facts, attribute::needs_check, stats)?
-        else {
-            return Ok(facts);
-        };
-        let mut out: Vec<String> = Vec::with_capacity(facts.len());
-        for (f, a) in facts.into_iter().zip(answers) {
-            let f = match a {
-                Some((1, p)) => {
-                    let g = attribute::attribute(&f, person);
-                    tracing::info!(fact = %f, now = %g, p = ?p, "fact is about another person");
-                    stats.attributed += 1;
-                    g
-                }
-                _ => f,
-            };
-            if !out.iter().any(|o| o.eq_ignore_ascii_case(&f)) {
-                out.push(f);
-            }
-        }
-        Ok(out)
-    }
-
     /// Commits only the graph changes of an `add` that changed no memory.
     fn commit_graph_only(&self, plan: Option<GraphPlan>, mut stats: AddStats) -> Result<AddResult> {
         let Some(gp) = plan else {
@@ -675,58 +512,6 @@ impl Memory {
             relations: Some(rel),
         })
     }
-}
-
-/// One scored answer: its index into the question's choices and the
-/// (calibrated) probabilities of every choice.
-type Answer = (usize, Vec<f32>);
-
-/// A question the chat model answers by scoring fixed answers.
-struct Question<'a> {
-    /// Builds the prompt for two inputs (memory and fact, or message and fact).
-    messages: fn(&str, &str) -> Vec<memlayer_models::ChatMessage>,
-    /// The answers scored.
-    choices: &'static [&'static str],
-    /// The handle's cached calibration prior for this question.
-    prior: &'a OnceLock<Vec<f32>>,
-}
-
-/// Scores one question on `inputs`, counts the call in `stats`, and
-/// returns the answer probabilities, calibrated when `prior` is given.
-fn score(
-    chat: &dyn memlayer_models::ChatModel,
-    q: &Question<'_>,
-    prior: Option<&[f32]>,
-    inputs: (&str, &str),
-    stats: &mut AddStats,
-) -> memlayer_models::Result<Vec<f32>> {
-    let c = chat.classify(&(q.messages)(inputs.0, inputs.1), q.choices)?;
-    stats.llm_calls += 1;
-    stats.prompt_tokens += c.prompt_tokens;
-    stats.cached_prompt_tokens += c.cached_prompt_tokens;
-    Ok(match prior {
-        Some(p) => supersede::calibrate(&c.probs, p),
-        None => c.probs,
-    })
-}
-
-/// A chat model's answer bias on one question: the mean probabilities of
-/// `choices` over three content-free questions built by `messages`
-/// (contextual calibration).
-fn prior(
-    chat: &dyn memlayer_models::ChatModel,
-    messages: fn(&str, &str) -> Vec<memlayer_models::ChatMessage>,
-    choices: &[&str],
-) -> memlayer_models::Result<Vec<f32>> {
-    let mut mean = vec![0f32; choices.len()];
-    let blanks = [("N/A", "N/A"), ("", ""), ("[MASK]", "[MASK]")];
-    for (a, b) in blanks {
-        let c = chat.classify(&messages(a, b), choices)?;
-        for (acc, p) in mean.iter_mut().zip(&c.probs) {
-            *acc += p / blanks.len() as f32;
-        }
-    }
-    Ok(mean)
 }
 
 #[cfg(test)]
