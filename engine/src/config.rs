@@ -261,8 +261,9 @@ pub struct ReconcileConfig {
     /// Skip fact extraction (no LLM call) when the user's messages are
     /// only questions, requests to the assistant, greetings, thanks or
     /// laughter with nothing said in the first person ("Who wrote
-    /// Hamlet?", "Tell me a joke."). Applies with the default extraction
-    /// prompt only.
+    /// Hamlet?", "Tell me a joke."), and drop extracted user facts that
+    /// are requests to the assistant ("Reminds me to eat dinner"). The
+    /// skip applies with the default extraction prompt only.
     pub statement_gate: bool,
     /// [`ReconcileMethod::Classify`]: a negated fact whose content words
     /// are mostly a memory's ("Is not a doctor" / "Works as a doctor")

@@ -126,13 +126,15 @@ pub fn parse_facts(text: &str) -> Result<Vec<String>, OutputError> {
 }
 
 /// A fact's content words: [`memlayer_text::words`] of 3+ letters that are
-/// neither stop words nor generic ([`memlayer_text::GENERIC_WORDS`]).
+/// neither stop words nor generic ([`memlayer_text::GENERIC_WORDS`]), and
+/// numbers of any length ("Age is 34" is grounded by "I'm 34").
 fn content_words(s: &str) -> Vec<String> {
     memlayer_text::words(s)
         .filter(|w| {
-            w.chars().count() >= 3
-                && !memlayer_text::is_stop_word(w)
-                && !memlayer_text::GENERIC_WORDS.contains(&w.as_str())
+            w.chars().any(|c| c.is_ascii_digit())
+                || (w.chars().count() >= 3
+                    && !memlayer_text::is_stop_word(w)
+                    && !memlayer_text::GENERIC_WORDS.contains(&w.as_str()))
         })
         .collect()
 }
@@ -150,6 +152,8 @@ fn content_words(s: &str) -> Vec<String> {
 /// assert!(is_grounded("Has two cats", "We adopted two kittens, both cats."));
 /// assert!(is_grounded("Enjoys hiking", "I love to hike."));
 /// assert!(!is_grounded("Name is Tom", "I work as a dentist."));
+/// assert!(is_grounded("Age is 34", "By the way, I'm 34 years old."));
+/// assert!(!is_grounded("Age is 35", "By the way, I'm 34 years old."));
 /// ```
 pub fn is_grounded(fact: &str, source: &str) -> bool {
     let words = content_words(fact);

@@ -223,6 +223,24 @@ pub(crate) fn states_facts(transcript: &str) -> bool {
         .any(states_something)
 }
 
+/// Verbs of a request that small models copy as a fact ("Reminds me to eat
+/// dinner", "Tell me a joke").
+const ASKS: &[&str] = &[
+    "remind", "tell", "send", "show", "give", "help", "write", "bring", "find", "let", "wake",
+];
+
+/// Whether an extracted fact is a request to the assistant written as a
+/// fact: a request verb with "me" as its object ("Reminds me to eat
+/// dinner"), which says nothing lasting about the user. "Reminds me of my
+/// grandmother" is not one.
+pub(crate) fn is_request(fact: &str) -> bool {
+    let w = words(fact);
+    w.windows(2).enumerate().any(|(i, p)| {
+        let verb = p[0].strip_suffix('s').unwrap_or(&p[0]);
+        ASKS.contains(&verb) && p[1] == "me" && w.get(i + 2).is_none_or(|next| next != "of")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +286,16 @@ mod tests {
         ] {
             assert!(states_facts(t), "{t}");
         }
+    }
+
+    #[test]
+    fn requests_written_as_facts() {
+        assert!(is_request("Reminds me to eat dinner at some point"));
+        assert!(is_request("Tell me a joke"));
+        assert!(is_request("Wants you to wake me at 6"));
+        assert!(!is_request("Reminds me of my grandmother"));
+        assert!(!is_request("Has a dog named Rex"));
+        assert!(!is_request("Shows dogs at competitions"));
     }
 
     #[test]

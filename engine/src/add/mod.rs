@@ -342,6 +342,16 @@ impl Memory {
             stats.ungrounded += dropped.len();
             facts = kept;
         }
+        if self.inner.config.reconcile.statement_gate && src.subject == FactSubject::User {
+            facts.retain(|f| {
+                let request = gate::is_request(f);
+                if request {
+                    tracing::info!(fact = %f, "dropped a request written as a fact");
+                    stats.not_personal += 1;
+                }
+                !request
+            });
+        }
         if self.inner.config.reconcile.join_fragments {
             facts = extract::join_fragments(facts);
         }
