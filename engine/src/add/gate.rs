@@ -175,8 +175,9 @@ fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
-/// The lowercase words of `s`, apostrophes kept ("i'm", "that's").
-fn words(s: &str) -> Vec<String> {
+/// The lowercase words of `s`, apostrophes kept ("i'm", "that's"; a
+/// typographic apostrophe becomes `'`).
+pub(crate) fn words(s: &str) -> Vec<String> {
     s.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
         .filter(|w| !w.is_empty())
         .map(|w| w.replace('’', "'").to_lowercase())

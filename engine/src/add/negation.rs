@@ -4,6 +4,8 @@
 //! without asking the model. Small models score such pairs *unrelated* or
 //! *detail* about as often as *changed*, and keep both.
 
+use super::gate::words;
+
 /// Words that negate a fact or say it stopped, in the languages the
 /// extraction prompt sees most.
 const NEGATIONS: &[&str] = &[
@@ -11,14 +13,6 @@ const NEGATIONS: &[&str] = &[
     "won't", "didn't", "anymore", "longer", "stopped", "quit", "ex", "outgrew", "nunca", "pas",
     "plus", "jamais", "nicht", "kein", "keine", "keinen", "não", "non",
 ];
-
-/// Lowercase words of `s`, apostrophes kept.
-fn words(s: &str) -> Vec<String> {
-    s.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
-        .filter(|w| !w.is_empty())
-        .map(|w| w.replace('’', "'").to_lowercase())
-        .collect()
-}
 
 /// Whether a fact is negated or says something stopped.
 pub(crate) fn is_negated(fact: &str) -> bool {
