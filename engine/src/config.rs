@@ -258,7 +258,7 @@ pub struct ReconcileConfig {
     /// added without replacing or rewriting a memory. A change that
     /// happened today ("Turned 35 today") is a lasting fact.
     pub time_words: bool,
-    /// Skip fact extraction (no LLM call) when the user's messages are
+    /// Skip extraction of facts and graph relations (no LLM call) when the user's messages are
     /// only questions, requests to the assistant, greetings, thanks or
     /// laughter with nothing said in the first person ("Who wrote
     /// Hamlet?", "Tell me a joke."), and drop extracted user facts that

@@ -608,6 +608,21 @@ fn graph_off_makes_no_graph_call_and_no_relations_field() {
 }
 
 #[test]
+fn a_question_makes_no_fact_or_graph_call() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing scripted: any LLM call would fail.
+    let (mem, chat) = open(dir.path(), &[]);
+    let r = mem
+        .add("Who wrote Hamlet?", &AddOptions::user("u"))
+        .unwrap();
+    assert!(r.results.is_empty() && r.stats.no_statement);
+    assert_eq!(r.stats.llm_calls, 0);
+    assert_eq!(r.relations, Some(Default::default()));
+    assert_eq!(chat.remaining(), 0);
+    assert!(triples(&mem, &Scope::user("u"), false).is_empty());
+}
+
+#[test]
 fn graph_only_changes_commit_without_memories() {
     let dir = tempfile::tempdir().unwrap();
     let (mem, _) = open(

@@ -3,8 +3,8 @@
 //! greetings, thanks and laughter ("Who wrote Hamlet?", "Tell me a joke.",
 //! "Thanks, bye!") carry no fact about the user, yet small models answer
 //! them or copy them as facts ("Capital of Australia is Canberra"). Such a
-//! message skips fact extraction: no extraction call, no memory stored
-//! (graph memory, when on, still runs its own extraction call).
+//! message skips extraction (facts, and relations when graph memory is
+//! on): no LLM call, nothing stored.
 //!
 //! A sentence counts as a statement when it is none of those, or when it
 //! speaks about the user in the first person ("I'm", "my", "I have", …):

@@ -215,7 +215,9 @@ impl Memory {
         let mut t = std::time::Instant::now();
         // Graph extraction reads the same messages; its changes join the
         // memories' write batch below.
-        let graph_plan = if self.inner.config.graph {
+        // A message with no statement (only questions, requests, small
+        // talk) holds no relation about the user either.
+        let graph_plan = if self.inner.config.graph && !stats.no_statement {
             let p = self.graph_plan(
                 &src.transcript,
                 &ctx.scope,
