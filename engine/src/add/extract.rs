@@ -156,38 +156,22 @@ pub(crate) fn join_fragments(facts: Vec<String>) -> Vec<String> {
     if facts.len() < 2 {
         return facts;
     }
+    let join = super::supersede::join;
     let mut out: Vec<String> = Vec::with_capacity(facts.len());
-    // A leading fragment waits for the next whole fact.
-    let mut pending: Vec<String> = Vec::new();
+    // Leading fragments wait for the first whole fact.
+    let mut lead: Option<String> = None;
     for f in facts {
         if is_fragment(&f) {
             match out.last_mut() {
-                Some(prev) => *prev = super::supersede::join(prev, &f),
-                None => pending.push(f),
+                Some(prev) => *prev = join(prev, &f),
+                None => lead = Some(lead.map_or(f.clone(), |l| join(&l, &f))),
             }
             continue;
         }
-        let whole = pending
-            .drain(..)
-            .fold(None::<String>, |acc, p| {
-                Some(match acc {
-                    Some(a) => super::supersede::join(&a, &p),
-                    None => p,
-                })
-            })
-            .map_or(f.clone(), |p| super::supersede::join(&p, &f));
-        out.push(whole);
+        out.push(lead.take().map_or(f.clone(), |l| join(&l, &f)));
     }
     // Only fragments: keep them joined as one.
-    if out.is_empty()
-        && let Some(first) = pending.first().cloned()
-    {
-        out.push(
-            pending[1..]
-                .iter()
-                .fold(first, |a, p| super::supersede::join(&a, p)),
-        );
-    }
+    out.extend(lead);
     out
 }
 
