@@ -212,4 +212,6 @@ fn add_usage(stats: &mut AddStats, c: &Completion) {
     stats.prompt_tokens += c.prompt_tokens;
     stats.cached_prompt_tokens += c.cached_prompt_tokens;
     stats.completion_tokens += c.completion_tokens;
+    stats.llm_prompt_ms += c.timings.prompt_ms;
+    stats.llm_generation_ms += c.timings.generation_ms;
 }

@@ -91,6 +91,11 @@ pub struct AddStats {
     pub cached_prompt_tokens: usize,
     /// Generated tokens over all calls.
     pub completion_tokens: usize,
+    /// Milliseconds the chat model spent evaluating prompts (prefill, the
+    /// scorings included), over all calls.
+    pub llm_prompt_ms: f64,
+    /// Milliseconds the chat model spent generating tokens, over all calls.
+    pub llm_generation_ms: f64,
     /// Reconciliation skipped: no similar memory existed.
     pub no_candidates_shortcut: bool,
     /// Facts answered NONE without the LLM (exact duplicates in scope).

@@ -969,6 +969,55 @@ fn open_with(
 }
 
 #[test]
+fn handles_on_one_chat_model_share_its_calibration_priors() {
+    let mut config = cfg();
+    config.reconcile.fact_check = false;
+    let extraction = r#"{"facts": ["Lives in Lisbon"]}"#;
+    let chat = Arc::new(ScriptedChat::new([extraction, extraction]));
+    let open = |dir: &std::path::Path, chat: Arc<ScriptedChat>| {
+        Memory::builder(dir.join("m.redb"))
+            .config(config.clone())
+            .embedder(Arc::new(HashEmbedder::new(DIMS)))
+            .chat(chat)
+            .open()
+            .unwrap()
+    };
+    let add = |mem: &Memory| {
+        raw(mem, "u", "Lives in Berlin");
+        mem.add("I live in Lisbon now", &AddOptions::user("u"))
+            .unwrap()
+    };
+    // The first handle measures the prior: three blank scorings, then the
+    // pair's own scoring.
+    let (d1, d2, d3) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    for c in ["unrelated", "same", "detail", "changed"] {
+        chat.push_choice(c);
+    }
+    let first = add(&open(d1.path(), chat.clone()));
+    assert_eq!(chat.requests().len(), 5, "extraction + 3 blanks + 1 pair");
+    assert_eq!(first.stats.scored_pairs, 1);
+    // A second handle on the same model instance scores the pair only
+    // (with one choice queued, a second measurement would run dry and
+    // the add would fail).
+    chat.push_choice("changed");
+    let second = add(&open(d2.path(), chat.clone()));
+    assert_eq!(chat.requests().len(), 7, "extraction + 1 pair");
+    assert_eq!(second.stats.llm_calls, 2);
+    assert_eq!(second.results[0].event, Event::Supersede);
+    // Another model instance measures its own prior.
+    let other = Arc::new(ScriptedChat::new([extraction]));
+    for c in ["same", "same", "same", "changed"] {
+        other.push_choice(c);
+    }
+    add(&open(d3.path(), other.clone()));
+    assert_eq!(other.requests().len(), 5, "extraction + 3 blanks + 1 pair");
+}
+
+#[test]
 fn classified_pairs_decide_without_a_generated_answer() {
     // (label for "Lives in Berlin", label for "Likes tea", final memories)
     let cases: [(&str, &str, Vec<&str>); 4] = [

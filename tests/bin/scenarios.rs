@@ -120,6 +120,10 @@ fn main() {
     // Facts filtered: ungrounded, not personal, one-day states, temporary.
     let mut filtered = [0usize; 4];
     let mut gated = 0usize;
+    // Milliseconds per pipeline stage, summed over the adds; completion tokens.
+    let mut stage_ms = std::collections::BTreeMap::<&'static str, f64>::new();
+    let mut completion = 0usize;
+    let (mut prompt_ms, mut gen_ms) = (0f64, 0f64);
     let mut outcomes: Vec<Outcome> = Vec::new();
     for sc in data
         .scenarios
@@ -192,6 +196,12 @@ fn main() {
                     filtered[2] += s.momentary;
                     filtered[3] += s.temporary;
                     gated += usize::from(s.no_statement);
+                    completion += s.completion_tokens;
+                    prompt_ms += s.llm_prompt_ms;
+                    gen_ms += s.llm_generation_ms;
+                    for (stage, ms) in s.timings.stages() {
+                        *stage_ms.entry(stage).or_default() += ms;
+                    }
                     for e in &r.results {
                         *events.entry(format!("{:?}", e.event)).or_default() += 1;
                         log.push(format!(
@@ -314,6 +324,29 @@ fn main() {
         filtered[0], filtered[1], filtered[2], filtered[3]
     );
     println!("adds without a statement (no extraction call): {gated}");
+    let n = lat.len().max(1) as f64;
+    let all_ms: f64 = lat.iter().sum();
+    let stages: Vec<String> = stage_ms
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k} {:.0} ({:.0}%)",
+                v / n,
+                100.0 * v / all_ms.max(f64::MIN_POSITIVE)
+            )
+        })
+        .collect();
+    println!(
+        "time per add by stage, mean ms (share): {}; completion tokens per add mean {:.1}",
+        stages.join(", "),
+        completion as f64 / n
+    );
+    println!(
+        "chat model time per add, mean: prompt evaluation {:.0} ms, generation {:.0} ms ({:.1} ms per generated token)",
+        prompt_ms / n,
+        gen_ms / n,
+        gen_ms / completion.max(1) as f64
+    );
     if let Some(path) = json_out {
         let v = serde_json::json!({"model": chat.model_id(), "scenarios": outcomes});
         std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();

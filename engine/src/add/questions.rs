@@ -2,9 +2,13 @@
 //! scoring fixed answers (one short prefix-cached prefill each, no
 //! sampling): is a fact personal, whom is it about, and how does a fact
 //! relate to a similar memory. Calibration priors are measured once per
-//! handle.
+//! chat model instance and question, and shared by every handle that uses
+//! that instance.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, Weak};
+
+use memlayer_models::ChatModel;
+use parking_lot::Mutex;
 
 use super::candidates::CandidateSet;
 use super::{attribute, negation, supersede};
@@ -27,6 +31,7 @@ impl Memory {
         let chat = self.chat_model()?;
         let per_fact = self.inner.config.reconcile.classify_candidates;
         let q = Question {
+            name: "supersede",
             messages: prompts::supersede_messages,
             choices: &supersede::Relation::CHOICES,
             prior: &self.inner.supersede_prior,
@@ -51,7 +56,7 @@ impl Memory {
                 continue;
             }
             if prior.is_none() {
-                prior = Some(match self.calibration(chat.as_ref(), &q) {
+                prior = Some(match self.calibration(&chat, &q) {
                     Ok(p) => p,
                     Err(memlayer_models::ModelError::Unsupported { .. }) => return Ok(None),
                     Err(e) => return Err(e.into()),
@@ -87,11 +92,12 @@ impl Memory {
         Ok(Some(out))
     }
 
-    /// The question's calibration prior when `reconcile.calibrate` is on,
-    /// measured on first use and kept for the handle's life.
+    /// The question's calibration prior when `reconcile.calibrate` is on:
+    /// kept for the handle's life, and measured only when no other handle
+    /// on the same chat model instance has measured it ([`SharedPriors`]).
     fn calibration(
         &self,
-        chat: &dyn memlayer_models::ChatModel,
+        chat: &Arc<dyn ChatModel>,
         q: &Question<'_>,
     ) -> memlayer_models::Result<Option<Vec<f32>>> {
         if !self.inner.config.reconcile.calibrate {
@@ -100,8 +106,15 @@ impl Memory {
         if let Some(p) = q.prior.get() {
             return Ok(Some(p.clone()));
         }
-        let mean = prior(chat, q.messages, q.choices)?;
-        tracing::debug!(prior = ?mean, choices = ?q.choices, "answer prior");
+        let mean = match SHARED_PRIORS.get(chat, q.name) {
+            Some(p) => p,
+            None => {
+                let mean = prior(chat.as_ref(), q.messages, q.choices)?;
+                tracing::debug!(prior = ?mean, choices = ?q.choices, "answer prior");
+                SHARED_PRIORS.put(chat, q.name, &mean);
+                mean
+            }
+        };
         Ok(Some(q.prior.get_or_init(|| mean).clone()))
     }
 
@@ -121,7 +134,7 @@ impl Memory {
         let unsupported = |e: &memlayer_models::ModelError| {
             matches!(e, memlayer_models::ModelError::Unsupported { .. })
         };
-        let calibration = match self.calibration(chat.as_ref(), q) {
+        let calibration = match self.calibration(&chat, q) {
             Ok(p) => p,
             Err(e) if unsupported(&e) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -157,6 +170,7 @@ impl Memory {
         stats: &mut AddStats,
     ) -> Result<Vec<String>> {
         let q = Question {
+            name: "fact_check",
             messages: prompts::fact_check_messages,
             choices: &prompts::FACT_CHECK_CHOICES,
             prior: &self.inner.fact_check_prior,
@@ -200,6 +214,7 @@ impl Memory {
             return Ok(facts);
         }
         let q = Question {
+            name: "attribution",
             messages: prompts::attribution_messages,
             choices: &prompts::ATTRIBUTION_CHOICES,
             prior: &self.inner.attribute_prior,
@@ -232,8 +247,43 @@ impl Memory {
 /// (calibrated) probabilities of every choice.
 type Answer = (usize, Vec<f32>);
 
+/// Calibration priors of the process, by chat model instance and question.
+///
+/// A prior depends only on the model and the question's fixed prompt, so
+/// handles that share a model (one `Arc`) share its priors instead of each
+/// paying the question's three blank scorings on its first add. Entries
+/// hold a `Weak`, which keeps the model's allocation (not the model) alive,
+/// so a new model can never be mistaken for a dropped one at the same
+/// address; entries of dropped models are purged on insert.
+struct SharedPriors(Mutex<Vec<(Weak<dyn ChatModel>, &'static str, Vec<f32>)>>);
+
+static SHARED_PRIORS: SharedPriors = SharedPriors(Mutex::new(Vec::new()));
+
+impl SharedPriors {
+    fn get(&self, chat: &Arc<dyn ChatModel>, question: &str) -> Option<Vec<f32>> {
+        let same = |w: &Weak<dyn ChatModel>| std::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(chat));
+        self.0
+            .lock()
+            .iter()
+            .find(|(w, q, _)| *q == question && same(w))
+            .map(|(_, _, p)| p.clone())
+    }
+
+    fn put(&self, chat: &Arc<dyn ChatModel>, question: &'static str, prior: &[f32]) {
+        let mut all = self.0.lock();
+        all.retain(|(w, _, _)| w.strong_count() > 0);
+        let same = |w: &Weak<dyn ChatModel>| std::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(chat));
+        if !all.iter().any(|(w, q, _)| *q == question && same(w)) {
+            all.push((Arc::downgrade(chat), question, prior.to_vec()));
+        }
+    }
+}
+
 /// A question the chat model answers by scoring fixed answers.
 struct Question<'a> {
+    /// Names the question among those of the module (key of
+    /// [`SHARED_PRIORS`]).
+    name: &'static str,
     /// Builds the prompt for two inputs (memory and fact, or message and fact).
     messages: fn(&str, &str) -> Vec<memlayer_models::ChatMessage>,
     /// The answers scored.
@@ -255,6 +305,7 @@ fn score(
     stats.llm_calls += 1;
     stats.prompt_tokens += c.prompt_tokens;
     stats.cached_prompt_tokens += c.cached_prompt_tokens;
+    stats.llm_prompt_ms += c.total_ms;
     Ok(match prior {
         Some(p) => supersede::calibrate(&c.probs, p),
         None => c.probs,
