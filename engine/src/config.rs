@@ -239,13 +239,17 @@ pub struct ReconcileConfig {
     /// [`ReconcileMethod::Classify`]: nearest memories scored per fact.
     pub classify_candidates: usize,
     /// [`ReconcileMethod::Classify`]: divide out the model's answer bias,
-    /// measured on content-free questions (three scorings, once per handle).
+    /// measured on content-free questions (three scorings, once per chat
+    /// model instance).
     pub calibrate: bool,
     /// Score each fact extracted from the user's messages as personal or
     /// general (knowledge, answers, calculations, requests) and drop the
     /// general ones: one short prefix-cached scoring per fact. Skipped for
     /// a chat model that cannot score answers or with a custom extraction
-    /// prompt.
+    /// prompt. Off by default: since the statement gate keeps questions,
+    /// requests and small talk from extraction, the check changed no
+    /// outcome on the held-in scenarios and cost a third of `add`'s time
+    /// (docs/benchmarks.md, "Session 12").
     pub fact_check: bool,
     /// When a user's message names exactly one other person ("my mom",
     /// "my brother Tom"), score each extracted fact without a subject as
@@ -299,7 +303,7 @@ impl Default for ReconcileConfig {
             method: ReconcileMethod::Classify,
             classify_candidates: 3,
             calibrate: true,
-            fact_check: true,
+            fact_check: false,
             attribute: true,
             time_words: true,
             statement_gate: true,

@@ -1200,6 +1200,7 @@ fn facts_scored_general_are_dropped_before_reconciliation() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = cfg();
     config.reconcile.calibrate = false;
+    config.reconcile.fact_check = true;
     let (mem, chat) = open_with(
         dir.path(),
         &[r#"{"facts": ["17 times 23 equals 391", "Is a maths teacher"]}"#],

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p memlayer-tests --bin scenarios -- [--chat qwen|qwen1.5b|smollm2|PATH]
-//!     [--file SCENARIOS.json] [--method classify|generate] [--no-calibrate] [--no-fact-check] [--no-attribute]
+//!     [--file SCENARIOS.json] [--method classify|generate] [--no-calibrate] [--fact-check] [--no-attribute]
 //!     [--candidate-min-similarity X] [--no-prefix-cache]
 //!     [--only NAME_SUBSTRING] [--limit N] [--json OUT.json] [--verbose]
 //! ```
@@ -138,7 +138,7 @@ fn main() {
                 reconcile: memlayer::ReconcileConfig {
                     method,
                     calibrate: !args.flag("--no-calibrate"),
-                    fact_check: !args.flag("--no-fact-check"),
+                    fact_check: args.flag("--fact-check"),
                     attribute: !args.flag("--no-attribute"),
                     time_words: !args.flag("--no-time-words"),
                     statement_gate: !args.flag("--no-statement-gate"),
