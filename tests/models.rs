@@ -302,6 +302,34 @@ fn fifty_schema_constrained_generations_parse_and_validate() {
 }
 
 #[test]
+fn schema_constrained_answers_end_with_their_json_value() {
+    let m = smollm();
+    let sch = json!({"type": "object", "additionalProperties": false, "required": ["facts"],
+        "properties": {"facts": {"type": "array", "items": {"type": "string", "minLength": 1}}}});
+    for conv in CONVERSATIONS {
+        let msgs = [
+            ChatMessage::system(
+                "List facts about the user as JSON: {\"facts\": [\"...\"]}. Answer with JSON only.",
+            ),
+            ChatMessage::user(conv),
+        ];
+        let opts = GenerateOptions::default()
+            .max_tokens(256)
+            .json_schema(sch.clone());
+        let out = m.generate(&msgs, &opts).unwrap();
+        // Generation stops on the closing brace: no step for trailing
+        // space or the end token, which the grammar would allow next.
+        assert_eq!(out.finish_reason, FinishReason::Stop, "{:?}", out.text);
+        assert!(out.text.ends_with('}'), "{:?}", out.text);
+        let v: Value = serde_json::from_str(&out.text).unwrap();
+        schema::validate(&sch, &v).unwrap();
+        // The KV state recorded for the slot is still right: the same call
+        // (prompt reused from the cache) gives the same answer.
+        assert_eq!(m.generate(&msgs, &opts).unwrap().text, out.text);
+    }
+}
+
+#[test]
 fn temperature_zero_is_deterministic_with_and_without_prefix_cache() {
     let m = smollm();
     let msgs = [

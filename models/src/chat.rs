@@ -84,7 +84,8 @@ pub struct GenerateOptions {
     /// Generation stops before the first occurrence of any of these strings.
     pub stop: Vec<String>,
     /// When set, output is constrained to JSON valid under this JSON Schema
-    /// (grammar-constrained sampling).
+    /// (grammar-constrained sampling), and generation ends as soon as the
+    /// JSON value is complete.
     pub json_schema: Option<serde_json::Value>,
 }
 
@@ -134,7 +135,8 @@ impl GenerateOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FinishReason {
-    /// The model emitted an end-of-generation token (or the grammar completed).
+    /// The model emitted an end-of-generation token, or the JSON value of a
+    /// schema-constrained answer is complete.
     Stop,
     /// A stop string was produced (it is not part of the text).
     StopSequence,

@@ -26,6 +26,8 @@ use crate::chat::{
 use crate::error::{ModelError, Result};
 use crate::source::ModelSource;
 
+mod json_end;
+
 /// Settings for [`LlamaCppChat`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -535,6 +537,9 @@ impl LlamaCppChat {
         let vocab = self.model.vocab();
         let mut logits_idx = pre.logits_idx;
         let mut out: Vec<u8> = Vec::new();
+        // A complete JSON answer ends generation without evaluating its
+        // last token (the grammar allows nothing but the end after it).
+        let mut json_end = o.json_schema.as_ref().map(|_| json_end::JsonEnd::default());
         let mut n_gen = 0usize;
         let finish = loop {
             if n_gen >= o.max_tokens {
@@ -547,7 +552,8 @@ impl LlamaCppChat {
             if vocab.is_eog(tok) {
                 break FinishReason::Stop;
             }
-            out.extend(vocab.token_to_piece(tok, false, None));
+            let piece = vocab.token_to_piece(tok, false, None);
+            out.extend_from_slice(&piece);
             n_gen += 1;
             if !o.stop.is_empty() {
                 let text = String::from_utf8_lossy(&out);
@@ -562,6 +568,9 @@ impl LlamaCppChat {
                     out = kept.into_bytes();
                     break FinishReason::StopSequence;
                 }
+            }
+            if json_end.as_mut().is_some_and(|j| j.feed(&piece)) {
+                break FinishReason::Stop;
             }
             batch.clear();
             batch
