@@ -255,7 +255,10 @@ type Answer = (usize, Vec<f32>);
 /// hold a `Weak`, which keeps the model's allocation (not the model) alive,
 /// so a new model can never be mistaken for a dropped one at the same
 /// address; entries of dropped models are purged on insert.
-struct SharedPriors(Mutex<Vec<(Weak<dyn ChatModel>, &'static str, Vec<f32>)>>);
+struct SharedPriors(Mutex<Vec<SharedPrior>>);
+
+/// One entry of [`SharedPriors`]: model, question name, prior.
+type SharedPrior = (Weak<dyn ChatModel>, &'static str, Vec<f32>);
 
 static SHARED_PRIORS: SharedPriors = SharedPriors(Mutex::new(Vec::new()));
 
