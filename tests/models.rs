@@ -304,8 +304,11 @@ fn fifty_schema_constrained_generations_parse_and_validate() {
 #[test]
 fn schema_constrained_answers_end_with_their_json_value() {
     let m = smollm();
+    // Bounded like the engine's extraction schema, so that a looping
+    // answer still closes within max_tokens.
     let sch = json!({"type": "object", "additionalProperties": false, "required": ["facts"],
-        "properties": {"facts": {"type": "array", "items": {"type": "string", "minLength": 1}}}});
+        "properties": {"facts": {"type": "array", "maxItems": 6,
+            "items": {"type": "string", "minLength": 1, "maxLength": 60}}}});
     for conv in CONVERSATIONS {
         let msgs = [
             ChatMessage::system(
@@ -314,7 +317,7 @@ fn schema_constrained_answers_end_with_their_json_value() {
             ChatMessage::user(conv),
         ];
         let opts = GenerateOptions::default()
-            .max_tokens(256)
+            .max_tokens(512)
             .json_schema(sch.clone());
         let out = m.generate(&msgs, &opts).unwrap();
         // Generation stops on the closing brace: no step for trailing
