@@ -130,9 +130,6 @@ impl MemoryBuilder {
                 write: Mutex::new(()),
                 path: self.path,
                 graph_cache: GraphCache::default(),
-                supersede_prior: OnceLock::new(),
-                fact_check_prior: OnceLock::new(),
-                attribute_prior: OnceLock::new(),
                 query_cache: crate::search::QueryCache::new(query_cache),
             }),
         })

@@ -32,13 +32,6 @@ pub(crate) struct Inner {
     pub(crate) path: PathBuf,
     /// Per-scope graph nodes and their embedding index.
     pub(crate) graph_cache: GraphCache,
-    /// The chat model's answer probabilities for a content-free
-    /// supersession question (its bias), measured on first use.
-    pub(crate) supersede_prior: OnceLock<Vec<f32>>,
-    /// The same for the personal-fact question.
-    pub(crate) fact_check_prior: OnceLock<Vec<f32>>,
-    /// Calibration prior of the attribution check (`reconcile.attribute`).
-    pub(crate) attribute_prior: OnceLock<Vec<f32>>,
     /// Recent query embeddings (`search.query_cache`).
     pub(crate) query_cache: crate::search::QueryCache,
 }

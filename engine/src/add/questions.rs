@@ -5,7 +5,7 @@
 //! chat model instance and question, and shared by every handle that uses
 //! that instance.
 
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 
 use memlayer_models::ChatModel;
 use parking_lot::Mutex;
@@ -34,7 +34,6 @@ impl Memory {
             name: "supersede",
             messages: prompts::supersede_messages,
             choices: &supersede::Relation::CHOICES,
-            prior: &self.inner.supersede_prior,
         };
         // The calibration prior is measured on the first pair that needs a
         // scoring (none when the subject guard answers every pair).
@@ -92,30 +91,23 @@ impl Memory {
         Ok(Some(out))
     }
 
-    /// The question's calibration prior when `reconcile.calibrate` is on:
-    /// kept for the handle's life, and measured only when no other handle
-    /// on the same chat model instance has measured it ([`SharedPriors`]).
+    /// The question's calibration prior when `reconcile.calibrate` is on,
+    /// measured once per chat model instance ([`SharedPriors`]).
     fn calibration(
         &self,
         chat: &Arc<dyn ChatModel>,
-        q: &Question<'_>,
+        q: &Question,
     ) -> memlayer_models::Result<Option<Vec<f32>>> {
         if !self.inner.config.reconcile.calibrate {
             return Ok(None);
         }
-        if let Some(p) = q.prior.get() {
-            return Ok(Some(p.clone()));
+        if let Some(p) = SHARED_PRIORS.get(chat, q.name) {
+            return Ok(Some(p));
         }
-        let mean = match SHARED_PRIORS.get(chat, q.name) {
-            Some(p) => p,
-            None => {
-                let mean = prior(chat.as_ref(), q.messages, q.choices)?;
-                tracing::debug!(prior = ?mean, choices = ?q.choices, "answer prior");
-                SHARED_PRIORS.put(chat, q.name, &mean);
-                mean
-            }
-        };
-        Ok(Some(q.prior.get_or_init(|| mean).clone()))
+        let mean = prior(chat.as_ref(), q.messages, q.choices)?;
+        tracing::debug!(prior = ?mean, choices = ?q.choices, "answer prior");
+        SHARED_PRIORS.put(chat, q.name, &mean);
+        Ok(Some(mean))
     }
 
     /// Asks `q` about every fact that `ask` selects, with `context` as the
@@ -124,7 +116,7 @@ impl Memory {
     /// `Ok(None)` when the chat model cannot score answers.
     fn answers(
         &self,
-        q: &Question<'_>,
+        q: &Question,
         context: &str,
         facts: &[String],
         ask: impl Fn(&str) -> bool,
@@ -173,7 +165,6 @@ impl Memory {
             name: "fact_check",
             messages: prompts::fact_check_messages,
             choices: &prompts::FACT_CHECK_CHOICES,
-            prior: &self.inner.fact_check_prior,
         };
         let Some(answers) = self.answers(&q, transcript, &facts, |_| true, stats)? else {
             return Ok(facts);
@@ -217,7 +208,6 @@ impl Memory {
             name: "attribution",
             messages: prompts::attribution_messages,
             choices: &prompts::ATTRIBUTION_CHOICES,
-            prior: &self.inner.attribute_prior,
         };
         let context = format!("{user_text}\nOther person: {}", attribute::display(person));
         let Some(answers) = self.answers(&q, &context, &facts, attribute::needs_check, stats)?
@@ -263,27 +253,29 @@ type SharedPrior = (Weak<dyn ChatModel>, &'static str, Vec<f32>);
 static SHARED_PRIORS: SharedPriors = SharedPriors(Mutex::new(Vec::new()));
 
 impl SharedPriors {
+    /// Whether `entry` is `chat`'s prior for `question`.
+    fn is(entry: &SharedPrior, chat: &Arc<dyn ChatModel>, question: &str) -> bool {
+        entry.1 == question && std::ptr::addr_eq(entry.0.as_ptr(), Arc::as_ptr(chat))
+    }
+
     fn get(&self, chat: &Arc<dyn ChatModel>, question: &str) -> Option<Vec<f32>> {
-        let same = |w: &Weak<dyn ChatModel>| std::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(chat));
-        self.0
-            .lock()
-            .iter()
-            .find(|(w, q, _)| *q == question && same(w))
-            .map(|(_, _, p)| p.clone())
+        let all = self.0.lock();
+        all.iter()
+            .find(|e| Self::is(e, chat, question))
+            .map(|e| e.2.clone())
     }
 
     fn put(&self, chat: &Arc<dyn ChatModel>, question: &'static str, prior: &[f32]) {
         let mut all = self.0.lock();
-        all.retain(|(w, _, _)| w.strong_count() > 0);
-        let same = |w: &Weak<dyn ChatModel>| std::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(chat));
-        if !all.iter().any(|(w, q, _)| *q == question && same(w)) {
+        all.retain(|e| e.0.strong_count() > 0);
+        if !all.iter().any(|e| Self::is(e, chat, question)) {
             all.push((Arc::downgrade(chat), question, prior.to_vec()));
         }
     }
 }
 
 /// A question the chat model answers by scoring fixed answers.
-struct Question<'a> {
+struct Question {
     /// Names the question among those of the module (key of
     /// [`SHARED_PRIORS`]).
     name: &'static str,
@@ -291,15 +283,13 @@ struct Question<'a> {
     messages: fn(&str, &str) -> Vec<memlayer_models::ChatMessage>,
     /// The answers scored.
     choices: &'static [&'static str],
-    /// The handle's cached calibration prior for this question.
-    prior: &'a OnceLock<Vec<f32>>,
 }
 
 /// Scores one question on `inputs`, counts the call in `stats`, and
 /// returns the answer probabilities, calibrated when `prior` is given.
 fn score(
     chat: &dyn memlayer_models::ChatModel,
-    q: &Question<'_>,
+    q: &Question,
     prior: Option<&[f32]>,
     inputs: (&str, &str),
     stats: &mut AddStats,
