@@ -178,10 +178,13 @@ pub struct SearchConfig {
     pub semantic_weight: f32,
     /// BM25 saturation: a keyword score `b` counts as `b / (b + bm25_k)`.
     pub bm25_k: f32,
-    /// Neighbour context: a memory's keyword score also counts this share
-    /// of the BM25 score of the memory stored just before it in the scope
-    /// (a conversation's previous turn); 0 turns it off.
+    /// Neighbour context: a memory's BM25 counts the words of the memory
+    /// stored just before it in the scope (a conversation's previous turn)
+    /// at this weight, as if they were its own; 0 turns it off.
     pub context_weight: f32,
+    /// Dates the query names ("in June", "on 13 October 2023") count as a
+    /// keyword of every memory whose `created_at` (UTC) falls on them.
+    pub query_dates: bool,
     /// Recent query embeddings kept in memory (0: no cache).
     pub query_cache: usize,
     /// Recency weighting: half-life in days (`None`: off).
@@ -196,7 +199,8 @@ impl Default for SearchConfig {
             limit: 20,
             semantic_weight: 0.4,
             bm25_k: 4.0,
-            context_weight: 0.5,
+            context_weight: 0.7,
+            query_dates: true,
             query_cache: 256,
             recency_half_life_days: None,
             recency_weight: 0.2,

@@ -1308,6 +1308,55 @@ fn a_caller_given_timestamp_is_the_created_at_of_raw_and_inferred_memories() {
 }
 
 #[test]
+fn a_date_in_the_query_prefers_memories_made_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, _) = open(dir.path(), &[]);
+    let at = |s: &str| s.parse::<memlayer::store::Timestamp>().unwrap();
+    let add = |text: &str, when: &str| {
+        mem.add(
+            text,
+            &AddOptions::user("u").infer(false).timestamp(at(when)),
+        )
+        .unwrap()
+        .results[0]
+            .id
+            .clone()
+    };
+    let may = add("We went camping by the lake", "2023-05-20T10:00:00Z");
+    let june = add("We went camping in the hills", "2023-06-27T10:00:00Z");
+    let oct13 = add("Painted a sunrise", "2023-10-13T18:00:00Z");
+    let oct20 = add("Painted a sunset", "2023-10-20T18:00:00Z");
+    let top = |q: &str| {
+        mem.search(q, &SearchOptions::user("u").limit(2))
+            .unwrap()
+            .results
+            .into_iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(top("When did we go camping in June?")[0], june);
+    assert_eq!(top("When did we go camping in May?")[0], may);
+    assert_eq!(top("What did I paint on October 13, 2023?")[0], oct13);
+    assert_eq!(top("What did I paint on 20 October?")[0], oct20);
+    // A date no memory was made on adds no keyword score.
+    let keyword = |q: &str| {
+        let mut v: Vec<(String, f32)> = mem
+            .search(q, &SearchOptions::user("u").explain())
+            .unwrap()
+            .results
+            .into_iter()
+            .map(|m| (m.id, m.explain.unwrap().keyword))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(
+        keyword("When did we go camping in December?"),
+        keyword("When did we go camping?")
+    );
+}
+
+#[test]
 fn add_many_validates_everything_first_then_commits_in_bounded_batches() {
     let dir = tempfile::tempdir().unwrap();
     let (mem, _) = open(dir.path(), &[]);

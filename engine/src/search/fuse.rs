@@ -2,9 +2,10 @@
 //! one score.
 //!
 //! For a memory with cosine similarity `c` to the query and keyword score
-//! `b` (BM25 over stemmed query words, plus `context_weight` × the BM25 of
-//! the memory stored just before it in the scope; 0 when neither shares a
-//! word with the query):
+//! `b` (BM25 over stemmed query words, the words of the memory stored just
+//! before it in the scope counting at `context_weight`, and each date the
+//! query names counting as a word of the memories made on it; 0 when
+//! nothing matches):
 //!
 //! ```text
 //! semantic = clamp(c, 0, 1)

@@ -5,8 +5,9 @@
 //!    `search.query_cache`);
 //! 3. candidates: scoped HNSW hits (the beam widens while post-filters
 //!    reject hits) ∪ scoped BM25 hits from the store (query words match by
-//!    stem; each memory also scores `context_weight` × the BM25 of the
-//!    memory stored before it in the scope; their cosine from the stored
+//!    stem; a memory's BM25 counts the words of the memory stored before it
+//!    in the scope at `context_weight`; a date the query names counts as a
+//!    word of every memory made on it; their cosine from the stored
 //!    vector); expired and superseded memories hidden unless asked for;
 //! 4. [`rank`]: [`fuse`] the signals, threshold on the semantic part, sort,
 //!    cut to `limit`, then the optional reranker;
@@ -119,6 +120,7 @@ impl Memory {
         let keyword = if self.inner.config.search.semantic_weight < 1.0 {
             let opts = KeywordOptions {
                 context_weight: self.inner.config.search.context_weight,
+                dates: self.inner.config.search.query_dates,
             };
             snap.keyword_search_with(scope, filter, query, pool, &opts)?
         } else {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::error::{Result, StoreError};
 use crate::scope::{Scope, ScopeKind};
-use crate::tables::{KW_POSTINGS, KW_STATS, WTables};
+use crate::tables::{KW_DOCLEN, KW_POSTINGS, KW_STATS, WTables};
 
 pub use memlayer_text::bm25::{B as BM25_B, K1 as BM25_K1};
 pub use memlayer_text::{MAX_TOKEN_BYTES, STOP_WORDS, tokenize};
@@ -18,10 +18,13 @@ pub use memlayer_text::{MAX_TOKEN_BYTES, STOP_WORDS, tokenize};
 /// Options of a keyword search.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct KeywordOptions {
-    /// Share of the BM25 score of the memory stored just before a memory
-    /// (same scope, insertion order) that the memory also scores; 0 turns
-    /// neighbour context off.
+    /// Weight at which the words of the memory stored just before a memory
+    /// (same scope, insertion order) count as the memory's own in BM25
+    /// (see [`bm25_in_context`]); 0 turns neighbour context off.
     pub context_weight: f32,
+    /// Match the dates the query names against `created_at` (see
+    /// [`query_terms`]).
+    pub dates: bool,
 }
 
 /// Term frequencies of a text.
@@ -195,8 +198,6 @@ pub(crate) struct Corpus<'a> {
     /// scanned dimension's postings are filtered by them). `None`: every
     /// posting under `prefix` is in scope.
     pub ids: Option<&'a HashSet<Uuid>>,
-    /// Documents in scope and their total length (BM25's N and avgdl).
-    pub stats: (u64, u64),
 }
 
 /// The query's distinct stems (stop words removed first, as when indexing).
@@ -210,57 +211,205 @@ pub(crate) fn query_stems(query: &str, stop_words: bool) -> Vec<String> {
     stems
 }
 
-/// BM25 scores of every document in `corpus` that holds a word with the
-/// stem of a query word.
+/// The documents of `corpus` holding a word with the stem `stem`, each
+/// with (summed term frequency of the stem's words, document length).
 ///
 /// The postings hold exact words; a query word matches every indexed word
 /// of the same [`memlayer_text::stem`] ("lived" finds "lives", "living").
 /// A stem is a prefix of each word it stems, so the words of one stem are
 /// found by one prefix scan of the scope's postings (prefix ‖ stem) and
-/// kept when their stem is equal. The variants' term frequencies add up, and the document
-/// frequency counts documents, so a stem scores like one term.
-pub(crate) fn bm25(
+/// kept when their stem is equal. The variants' term frequencies add up,
+/// and the document frequency counts documents, so a stem scores like one
+/// term.
+fn stem_postings(
+    postings: &redb::ReadOnlyTable<&'static [u8], u64>,
+    corpus: &Corpus<'_>,
+    stem: &str,
+) -> Result<HashMap<Uuid, (u32, u32)>> {
+    let mut start = corpus.prefix.clone();
+    start.extend_from_slice(stem.as_bytes());
+    let mut tfs: HashMap<Uuid, (u32, u32)> = HashMap::new();
+    let (mut last_term, mut same_stem): (Option<String>, bool) = (None, false);
+    for entry in postings.range(start.as_slice()..)? {
+        let (k, v) = entry?;
+        let key = k.value();
+        if !key.starts_with(&start) {
+            break;
+        }
+        let (_, term, id) = split_posting_key(key)?;
+        // Keys come sorted by term: stem each distinct word once.
+        if last_term.as_deref() != Some(term) {
+            same_stem = memlayer_text::stem(term) == stem;
+            last_term = Some(term.to_string());
+        }
+        if same_stem && corpus.ids.is_none_or(|ids| ids.contains(&id)) {
+            let (tf, dl) = split_posting_value(v.value());
+            let e = tfs.entry(id).or_insert((0, dl));
+            e.0 = e.0.saturating_add(tf);
+        }
+    }
+    Ok(tfs)
+}
+
+/// One query term's documents: id → (term frequency, document length).
+pub(crate) type TermDocs = HashMap<Uuid, (u32, u32)>;
+
+/// The query's terms in `corpus`: one per distinct query stem (see
+/// [`stem_postings`]), and one per date the query names, given as the
+/// documents of the corpus made on that date (`dated`, from
+/// [`memlayer_text::dates`]): a date scores like a word that every memory
+/// made on it holds once, so "camping in June" prefers June's memories
+/// that mention camping.
+pub(crate) struct QueryTerms {
+    /// Per query stem, the documents holding it.
+    pub words: Vec<TermDocs>,
+    /// Per named date, the documents made on it (term frequency 1).
+    pub dates: Vec<TermDocs>,
+}
+
+/// Reads the [`QueryTerms`] of `query` in `corpus`.
+pub(crate) fn query_terms(
     txn: &ReadTransaction,
     corpus: &Corpus<'_>,
     query: &str,
     stop_words: bool,
-) -> Result<HashMap<Uuid, f32>> {
+    dated: &[Vec<Uuid>],
+) -> Result<QueryTerms> {
     let postings = txn.open_table(KW_POSTINGS)?;
-    let stems = query_stems(query, stop_words);
+    let words = query_stems(query, stop_words)
+        .iter()
+        .map(|stem| stem_postings(&postings, corpus, stem))
+        .collect::<Result<Vec<_>>>()?;
+    let mut dates = Vec::new();
+    if dated.iter().any(|d| !d.is_empty()) {
+        let doclen = txn.open_table(KW_DOCLEN)?;
+        for ids in dated.iter().filter(|d| !d.is_empty()) {
+            let mut docs = TermDocs::with_capacity(ids.len());
+            for &id in ids {
+                let len = doclen.get(id.as_bytes())?.map_or(0, |g| g.value());
+                docs.insert(id, (1, len));
+            }
+            dates.push(docs);
+        }
+    }
+    Ok(QueryTerms { words, dates })
+}
+
+/// BM25 of every document holding a query term, over a corpus of `n`
+/// documents of total length `total`.
+pub(crate) fn bm25(terms: QueryTerms, (n, total): (u64, u64)) -> HashMap<Uuid, f32> {
     let mut scores: HashMap<Uuid, f32> = HashMap::new();
-    let (n, total) = corpus.stats;
-    if stems.is_empty() || n == 0 {
-        return Ok(scores);
+    if n == 0 {
+        return scores;
     }
     let avgdl = (total as f32 / n as f32).max(1e-6);
-    let mut start = corpus.prefix.clone();
-    for stem in &stems {
-        start.truncate(corpus.prefix.len());
-        start.extend_from_slice(stem.as_bytes());
-        // id → (summed tf of the stem's words, document length)
-        let mut tfs: HashMap<Uuid, (u32, u32)> = HashMap::new();
-        let (mut last_term, mut same_stem): (Option<String>, bool) = (None, false);
-        for entry in postings.range(start.as_slice()..)? {
-            let (k, v) = entry?;
-            let key = k.value();
-            if !key.starts_with(&start) {
-                break;
-            }
-            let (_, term, id) = split_posting_key(key)?;
-            // Keys come sorted by term: stem each distinct word once.
-            if last_term.as_deref() != Some(term) {
-                same_stem = memlayer_text::stem(term) == *stem;
-                last_term = Some(term.to_string());
-            }
-            if same_stem && corpus.ids.is_none_or(|ids| ids.contains(&id)) {
-                let (tf, dl) = split_posting_value(v.value());
-                let e = tfs.entry(id).or_insert((0, dl));
-                e.0 = e.0.saturating_add(tf);
+    for docs in terms.words.into_iter().chain(terms.dates) {
+        let idf = bm25::idf(n as f32, docs.len() as f32);
+        for (id, (tf, dl)) in docs {
+            *scores.entry(id).or_insert(0.0) += bm25::term_score(idf, tf as f32, dl as f32, avgdl);
+        }
+    }
+    scores
+}
+
+/// A scope's documents in order (insertion order: the scope's `created_at`
+/// order) with each one's position, for neighbour context.
+pub(crate) struct Neighbours<'a> {
+    order: &'a [Uuid],
+    pos: HashMap<Uuid, usize>,
+}
+
+impl<'a> Neighbours<'a> {
+    /// Indexes `order` (the scope's documents, oldest first).
+    pub(crate) fn new(order: &'a [Uuid]) -> Self {
+        let pos = order.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        Neighbours { order, pos }
+    }
+
+    /// The document stored just before `id`.
+    fn prev(&self, id: Uuid) -> Option<Uuid> {
+        let p = *self.pos.get(&id)?;
+        p.checked_sub(1).map(|q| self.order[q])
+    }
+
+    /// The document stored just after `id`.
+    fn next(&self, id: Uuid) -> Option<Uuid> {
+        let p = *self.pos.get(&id)?;
+        self.order.get(p + 1).copied()
+    }
+}
+
+/// BM25 with neighbour context: each document is scored as if its text
+/// and `weight` × the text of the document stored just before it in the
+/// scope were one document, so a document's term frequencies, length and
+/// document frequencies all count its previous neighbour's words at that
+/// weight. In a conversation the answer to a question often sits in the
+/// turn after the one that names the topic ("What did you paint?" → "A
+/// sunrise over the lake"). Computed at query time from the postings (no
+/// context is indexed), so it follows deletes and updates at once.
+///
+/// ```text
+/// tf'(t, d) = tf(t, d) + w · tf(t, prev(d))      |d|' = |d| + w · |prev(d)|
+/// df'(t)    = #{d : tf'(t, d) > 0}               avgdl' = Σ|d|' / N
+/// score(d)  = Σ_t BM25(idf(df'(t)), tf'(t, d), |d|', avgdl')
+/// ```
+///
+/// A date term is the memory's own (when it was made, not what it says),
+/// so it is not passed on to the next memory: tf' = tf for dates.
+pub(crate) fn bm25_in_context(
+    txn: &ReadTransaction,
+    terms: QueryTerms,
+    (n, total): (u64, u64),
+    neighbours: &Neighbours<'_>,
+    weight: f32,
+) -> Result<HashMap<Uuid, f32>> {
+    if weight <= 0.0 || !weight.is_finite() {
+        return Ok(bm25(terms, (n, total)));
+    }
+    let mut scores: HashMap<Uuid, f32> = HashMap::new();
+    if n == 0 || (terms.words.is_empty() && terms.dates.is_empty()) {
+        return Ok(scores);
+    }
+    let doclen = txn.open_table(KW_DOCLEN)?;
+    // Document lengths: from the terms read, else from kw_doclen.
+    let mut lens: HashMap<Uuid, u32> = HashMap::new();
+    for docs in terms.words.iter().chain(&terms.dates) {
+        lens.extend(docs.iter().map(|(&id, &(_, dl))| (id, dl)));
+    }
+    let mut len_of = |id: Uuid| -> Result<f32> {
+        if let Some(&l) = lens.get(&id) {
+            return Ok(l as f32);
+        }
+        let l = doclen.get(id.as_bytes())?.map_or(0, |g| g.value());
+        lens.insert(id, l);
+        Ok(l as f32)
+    };
+    // Every document but the last is some document's previous one.
+    let last = match neighbours.order.last() {
+        Some(&id) => len_of(id)?,
+        None => 0.0,
+    };
+    let total = total as f32;
+    let avgdl = ((total + weight * (total - last).max(0.0)) / n as f32).max(1e-6);
+    let n_words = terms.words.len();
+    for (i, docs) in terms.words.into_iter().chain(terms.dates).enumerate() {
+        let mut joint: HashMap<Uuid, f32> = HashMap::with_capacity(docs.len() * 2);
+        for (&id, &(tf, _)) in &docs {
+            *joint.entry(id).or_insert(0.0) += tf as f32;
+            if i < n_words
+                && let Some(next) = neighbours.next(id)
+            {
+                *joint.entry(next).or_insert(0.0) += weight * tf as f32;
             }
         }
-        let idf = bm25::idf(n as f32, tfs.len() as f32);
-        for (id, (tf, dl)) in tfs {
-            *scores.entry(id).or_insert(0.0) += bm25::term_score(idf, tf as f32, dl as f32, avgdl);
+        let idf = bm25::idf(n as f32, joint.len() as f32);
+        for (id, tf) in joint {
+            let prev = match neighbours.prev(id) {
+                Some(p) => len_of(p)?,
+                None => 0.0,
+            };
+            let dl = len_of(id)? + weight * prev;
+            *scores.entry(id).or_insert(0.0) += bm25::term_score(idf, tf, dl, avgdl);
         }
     }
     Ok(scores)
@@ -281,33 +430,6 @@ pub(crate) fn rebuild_postings(t: &mut WTables<'_>, stop_words: bool) -> Result<
         n += 1;
     }
     Ok(n)
-}
-
-/// Neighbour context: each document also scores `weight` times the BM25
-/// of the document stored just before it in the scope (`order` is the
-/// scope in insertion order). In a conversation the answer to a question
-/// often sits in the turn after the one that names the topic ("What did
-/// you paint?" → "A sunrise over the lake"); the weight keeps a document's
-/// own match ahead of its neighbour's.
-///
-/// ```text
-/// score(d) = bm25(d) + weight · bm25(prev(d))
-/// ```
-pub(crate) fn with_context(
-    own: &HashMap<Uuid, f32>,
-    order: &[Uuid],
-    weight: f32,
-) -> HashMap<Uuid, f32> {
-    let mut out = own.clone();
-    if weight <= 0.0 || !weight.is_finite() {
-        return out;
-    }
-    for pair in order.windows(2) {
-        if let Some(&prev) = own.get(&pair[0]) {
-            *out.entry(pair[1]).or_insert(0.0) += weight * prev;
-        }
-    }
-    out
 }
 
 /// Scores, best first (ties: smaller id first); only the best `top` when
@@ -377,16 +499,13 @@ mod tests {
     }
 
     #[test]
-    fn context_adds_the_previous_documents_score() {
-        let [a, b, c] = [1u128, 2, 3].map(Uuid::from_u128);
-        let own: HashMap<Uuid, f32> = [(a, 2.0), (c, 1.0)].into_iter().collect();
-        let s = with_context(&own, &[a, b, c], 0.5);
-        assert_eq!(s[&a], 2.0);
-        assert_eq!(s[&b], 1.0);
-        assert_eq!(s[&c], 1.0);
-        assert_eq!(with_context(&own, &[a, b, c], 0.0).len(), 2);
-        assert_eq!(with_context(&own, &[a, b, c], f32::NAN).len(), 2);
-        let order: Vec<Uuid> = sorted(s, None).into_iter().map(|x| x.0).collect();
-        assert_eq!(order, [a, b, c]);
+    fn neighbours_are_the_documents_stored_before_and_after() {
+        let [a, b, c, x] = [1u128, 2, 3, 9].map(Uuid::from_u128);
+        let order = [a, b, c];
+        let n = Neighbours::new(&order);
+        assert_eq!((n.prev(a), n.next(a)), (None, Some(b)));
+        assert_eq!((n.prev(b), n.next(b)), (Some(a), Some(c)));
+        assert_eq!((n.prev(c), n.next(c)), (Some(b), None));
+        assert_eq!((n.prev(x), n.next(x)), (None, None));
     }
 }

@@ -671,21 +671,21 @@ impl Snapshot<'_> {
         Ok(Page { items, next_cursor })
     }
 
-    /// Ids of every memory in `scope` (all set dimensions), unordered.
-    /// The memories of `scope` in insertion order (`created_at`, then id).
-    pub(crate) fn scope_order(&self, scope: &Scope) -> Result<Vec<Uuid>> {
+    /// The memories of `scope` (all set dimensions) in insertion order
+    /// (`created_at`, then id), each with its `created_at`.
+    pub(crate) fn scope_order(&self, scope: &Scope) -> Result<Vec<(Timestamp, Uuid)>> {
         let mut acc: Option<HashSet<Uuid>> = None;
         let mut order = Vec::new();
         for (kind, v) in scope.entries() {
             let t = self.txn.open_multimap_table(scope_table(kind))?;
             order.clear();
             for e in t.get(v)? {
-                let (_, id) = split_order_key(e?.value());
+                let (at, id) = split_order_key(e?.value());
                 if acc.as_ref().is_none_or(|a| a.contains(&id)) {
-                    order.push(id);
+                    order.push((at, id));
                 }
             }
-            acc = Some(order.iter().copied().collect());
+            acc = Some(order.iter().map(|x| x.1).collect());
         }
         Ok(order)
     }
@@ -703,9 +703,12 @@ impl Snapshot<'_> {
         self.keyword_search_with(scope, filter, query, k, &KeywordOptions::default())
     }
 
-    /// [`Snapshot::keyword_search`] with options: `context_weight` adds to
-    /// each memory that share of the BM25 score of the memory stored just
-    /// before it in the scope (see `docs/design.md`, keyword index).
+    /// [`Snapshot::keyword_search`] with options: with `context_weight` w,
+    /// each memory is scored as if w × the words of the memory stored just
+    /// before it in the scope were part of it. A date the query names ("in
+    /// June", "on 13 October 2023") scores as one more query word, held by
+    /// every memory whose `created_at` (UTC) falls on it (see
+    /// `docs/design.md`, keyword index).
     pub fn keyword_search_with(
         &self,
         scope: &Scope,
@@ -732,11 +735,29 @@ impl Snapshot<'_> {
         };
         let multi = dims.len() > 1;
         let context = opts.context_weight > 0.0 && opts.context_weight.is_finite();
-        let order = if multi || context {
+        let dates = if opts.dates {
+            memlayer_text::dates::named_dates(query)
+        } else {
+            Vec::new()
+        };
+        let dated_order = if multi || context || !dates.is_empty() {
             self.scope_order(&scope)?
         } else {
             Vec::new()
         };
+        let order: Vec<Uuid> = dated_order.iter().map(|x| x.1).collect();
+        // The memories made on each date the query names.
+        let mut dated: Vec<Vec<Uuid>> = vec![Vec::new(); dates.len()];
+        if !dates.is_empty() {
+            for &(at, id) in &dated_order {
+                let (y, m, d) = at.civil_date();
+                for (docs, date) in dated.iter_mut().zip(&dates) {
+                    if date.contains(y, m, d) {
+                        docs.push(id);
+                    }
+                }
+            }
+        }
         let ids: HashSet<Uuid> = if multi {
             order.iter().copied().collect()
         } else {
@@ -755,16 +776,18 @@ impl Snapshot<'_> {
         let corpus = keyword::Corpus {
             prefix: keyword::scope_prefix(kind, v),
             ids: multi.then_some(&ids),
-            stats,
         };
-        let own = keyword::bm25(&self.txn, &corpus, query, self.store.stop_words)?;
+        let terms = keyword::query_terms(&self.txn, &corpus, query, self.store.stop_words, &dated)?;
+        let scores = if context {
+            let neighbours = keyword::Neighbours::new(&order);
+            keyword::bm25_in_context(&self.txn, terms, stats, &neighbours, opts.context_weight)?
+        } else {
+            keyword::bm25(terms, stats)
+        };
         // Without a filter the k best are the answer: select them instead
         // of sorting every scored document.
         let top = filter.is_none().then_some(k);
-        let scored = keyword::sorted(
-            keyword::with_context(&own, &order, opts.context_weight),
-            top,
-        );
+        let scored = keyword::sorted(scores, top);
         let mut out = Vec::with_capacity(k.min(scored.len()));
         for (id, score) in scored {
             if out.len() == k {

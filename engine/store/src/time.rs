@@ -65,6 +65,20 @@ impl Timestamp {
             })
     }
 
+    /// The UTC calendar date: (year, month 1–12, day 1–31).
+    ///
+    /// ```
+    /// use memlayer_store::Timestamp;
+    /// let t: Timestamp = "2023-05-08T23:56:00-02:00".parse().unwrap();
+    /// assert_eq!(t.civil_date(), (2023, 5, 9));
+    /// assert_eq!(Timestamp::from_micros(-1).civil_date(), (1969, 12, 31));
+    /// ```
+    pub fn civil_date(self) -> (i32, u8, u8) {
+        let days = self.0.div_euclid(SECS_PER_DAY * MICROS_PER_SEC);
+        let (y, m, d) = civil_from_days(days);
+        (y as i32, m as u8, d as u8)
+    }
+
     /// Parses RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`); fractions
     /// beyond microseconds are truncated.
     pub fn parse_rfc3339(s: &str) -> Result<Self, StoreError> {

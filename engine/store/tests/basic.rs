@@ -792,21 +792,37 @@ fn keyword_search_matches_stems_and_scores_the_previous_turn() {
         .keyword_search(&Scope::user("u"), None, "painted", 10)
         .unwrap();
     assert_eq!(own.iter().map(|h| h.0).collect::<Vec<_>>(), [q.id]);
-    // With context, the turn after the question scores half its score.
+    // With context, the turn after the question holds its words at half
+    // weight: found, ranked below the question itself.
     let opts = KeywordOptions {
         context_weight: 0.5,
+        dates: true,
     };
-    let ctx = s
-        .snapshot()
-        .unwrap()
-        .keyword_search_with(&Scope::user("u"), None, "painted", 10, &opts)
-        .unwrap();
+    let search = |query: &str| {
+        s.snapshot()
+            .unwrap()
+            .keyword_search_with(&Scope::user("u"), None, query, 10, &opts)
+            .unwrap()
+    };
+    let ctx = search("painted");
     assert_eq!(
         ctx.iter().map(|h| h.0).collect::<Vec<_>>(),
         [q.id, answer.id]
     );
-    assert!((ctx[1].1 - 0.5 * ctx[0].1).abs() < 1e-5);
-    assert_eq!(ctx[0].1, own[0].1);
+    assert!(ctx[1].1 > 0.0 && ctx[1].1 < ctx[0].1, "{ctx:?}");
+    // The last memory is nobody's previous one.
+    assert_eq!(
+        search("Lisbon").iter().map(|h| h.0).collect::<Vec<_>>(),
+        [lived.id]
+    );
+    // Context is read at query time: deleting the question takes its
+    // words out of the answer's score too.
+    s.delete(q.id).unwrap();
+    assert!(search("painted").is_empty());
+    assert_eq!(
+        search("sunrise").iter().map(|h| h.0).collect::<Vec<_>>(),
+        [answer.id, lived.id]
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //!   entity matching, [`GENERIC_WORDS`] for grounding);
 //! - [`stem`]: a light English suffix stemmer (see its docs for why);
 //! - [`bm25`]: the Okapi BM25 term score with the project's `k1`/`b`;
+//! - [`dates`]: calendar dates named in a query ("in June", "on 1 May, 2023");
 //! - [`normalize_name`]: how entity and relationship names are keyed.
 //!
 //! The keyword postings on disk are [`tokenize`]`(text, true)` of each
@@ -18,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod bm25;
+pub mod dates;
 
 /// Tokens longer than this many bytes are not indexed.
 pub const MAX_TOKEN_BYTES: usize = 128;

@@ -54,6 +54,8 @@ fn ranks(scores: &[f32], positive_only: bool) -> Vec<Option<usize>> {
 /// One conversation's documents in every representation.
 struct Conv {
     ids: Vec<String>,
+    /// Index of the previous turn of the same session.
+    prev_session: Vec<Option<usize>>,
     /// Index of the previous turn in the conversation (any session).
     prev: Vec<Option<usize>>,
     toks: HashMap<&'static str, Vec<Vec<String>>>,
@@ -77,6 +79,15 @@ pub(super) fn run(embedder: &dyn Embedder, turns: &[Turn], questions: &[Question
             .filter(|p| p.user == t.user && p.session == t.session);
         prev.push(p.map_or_else(String::new, |p| p.text.clone()));
     }
+    // The next turn of the same session.
+    let next: Vec<String> = (0..turns.len())
+        .map(|i| {
+            turns
+                .get(i + 1)
+                .filter(|n| n.user == turns[i].user && n.session == turns[i].session)
+                .map_or_else(String::new, |n| n.text.clone())
+        })
+        .collect();
     let plain: Vec<String> = turns.iter().map(|t| t.text.clone()).collect();
     let with_prev: Vec<String> = turns
         .iter()
@@ -103,17 +114,32 @@ pub(super) fn run(embedder: &dyn Embedder, turns: &[Turn], questions: &[Question
     for (i, t) in turns.iter().enumerate() {
         let c = convs.entry(t.user.as_str()).or_insert_with(|| Conv {
             ids: Vec::new(),
+            prev_session: Vec::new(),
             prev: Vec::new(),
             toks: HashMap::new(),
             emb: HashMap::new(),
         });
         c.prev.push(c.ids.len().checked_sub(1));
+        c.prev_session.push(
+            c.ids
+                .len()
+                .checked_sub(1)
+                .filter(|_| i > 0 && turns[i - 1].session == t.session),
+        );
         c.ids.push(t.dia_id.clone());
         let mut put = |k: &'static str, v: Vec<String>| c.toks.entry(k).or_default().push(v);
         put("plain", memlayer_text::tokenize(&t.text, true));
         put("stem", stem_tokens(&t.text));
         put("stem+date", stem_tokens(&format!("{} {}", t.text, t.date)));
         put("stem+prev", stem_tokens(&format!("{} {}", t.text, prev[i])));
+        put(
+            "stem+prev+next",
+            stem_tokens(&format!("{} {} {}", t.text, prev[i], next[i])),
+        );
+        put(
+            "stem+prev+date",
+            stem_tokens(&format!("{} {} {}", t.text, prev[i], t.date)),
+        );
         c.emb.entry("plain").or_default().push(e_plain[i].clone());
         c.emb.entry("prev").or_default().push(e_prev[i].clone());
     }
@@ -160,7 +186,14 @@ pub(super) fn run(embedder: &dyn Embedder, turns: &[Turn], questions: &[Question
         run
     };
     let mut runs = Vec::new();
-    for k in ["plain", "stem", "stem+date", "stem+prev"] {
+    for k in [
+        "plain",
+        "stem",
+        "stem+date",
+        "stem+prev",
+        "stem+prev+next",
+        "stem+prev+date",
+    ] {
         runs.push(eval(format!("bm25 {k}"), &|s| s.bm25[k].clone()));
     }
     for k in ["plain", "prev"] {
@@ -219,6 +252,126 @@ pub(super) fn run(embedder: &dyn Embedder, turns: &[Turn], questions: &[Question
             runs.push(eval(
                 format!("rrf w={w} k={k} bm25 prop a={a} + cos"),
                 &|s| rrf(&prop(s, qs[&(s as *const Sig)], a), &s.cos["plain"], w, k),
+            ));
+        }
+    }
+    // Indexed context (the document's BM25 over its text and its
+    // neighbours' together) fused with the cosine, and the cosine with
+    // neighbour propagation.
+    let cos_prop = |s: &Sig, q: &Question, beta: f32| -> Vec<f32> {
+        let c = &convs[q.user.as_str()];
+        let v = &s.cos["plain"];
+        (0..v.len())
+            .map(|i| v[i] + c.prev[i].map_or(0.0, |p| beta * v[p].max(0.0)))
+            .collect()
+    };
+    for key in ["stem+prev", "stem+prev+next", "stem+prev+date"] {
+        for (w, k) in [
+            (0.3f32, 4.0f32),
+            (0.4, 4.0),
+            (0.5, 4.0),
+            (0.4, 8.0),
+            (0.5, 8.0),
+        ] {
+            runs.push(eval(
+                format!("weighted w={w} k={k} bm25 {key} + cos"),
+                &|s| weighted(&s.bm25[key], &s.cos["plain"], w, k),
+            ));
+        }
+    }
+    for beta in [0.1f32, 0.2, 0.3] {
+        for key in ["stem+prev", "stem+prev+next"] {
+            runs.push(eval(
+                format!("weighted w=0.4 k=4 bm25 {key} + cos prop b={beta}"),
+                &|s| {
+                    let q = qs[&(s as *const Sig)];
+                    weighted(&s.bm25[key], &cos_prop(s, q, beta), 0.4, 4.0)
+                },
+            ));
+        }
+        runs.push(eval(
+            format!("weighted w=0.4 k=4 bm25 prop a=0.5 + cos prop b={beta}"),
+            &|s| {
+                let q = qs[&(s as *const Sig)];
+                weighted(&prop(s, q, 0.5), &cos_prop(s, q, beta), 0.4, 4.0)
+            },
+        ));
+    }
+    // BM25 over each document's words plus `alpha` × its previous
+    // document's (term frequencies and lengths), with `b` as given: what
+    // a query-time joint score over the postings can compute.
+    let joint = |q: &Question, prev: &[Option<usize>], alpha: f32, b: f32| -> Vec<f32> {
+        let c = &convs[q.user.as_str()];
+        let docs = &c.toks["stem"];
+        let qt = {
+            let mut v = stem_tokens(&q.text);
+            v.sort();
+            v.dedup();
+            v
+        };
+        let tf = |i: usize, t: &str| docs[i].iter().filter(|w| *w == t).count() as f32;
+        let n = docs.len();
+        let dl: Vec<f32> = (0..n)
+            .map(|i| docs[i].len() as f32 + prev[i].map_or(0.0, |p| alpha * docs[p].len() as f32))
+            .collect();
+        let avgdl = dl.iter().sum::<f32>() / n as f32;
+        let mut out = vec![0.0f32; n];
+        for t in &qt {
+            let jt: Vec<f32> = (0..n)
+                .map(|i| tf(i, t) + prev[i].map_or(0.0, |p| alpha * tf(p, t)))
+                .collect();
+            let df = jt.iter().filter(|&&x| x > 0.0).count() as f32;
+            let idf = memlayer_text::bm25::idf(n as f32, df);
+            let k1 = memlayer_text::bm25::K1;
+            for i in 0..n {
+                if jt[i] > 0.0 {
+                    out[i] +=
+                        idf * jt[i] * (k1 + 1.0) / (jt[i] + k1 * (1.0 - b + b * dl[i] / avgdl));
+                }
+            }
+        }
+        out
+    };
+    let joints: Vec<(String, Vec<Vec<f32>>)> = [
+        ("session", 1.0f32, 0.75f32),
+        ("scope", 1.0, 0.75),
+        ("scope", 0.7, 0.75),
+        ("scope", 0.5, 0.75),
+        ("scope", 1.0, 0.6),
+        ("scope", 1.0, 0.5),
+        ("scope", 0.7, 0.6),
+        ("scope", 0.5, 0.5),
+    ]
+    .iter()
+    .map(|&(which, alpha, b)| {
+        let v = questions
+            .iter()
+            .map(|q| {
+                let c = &convs[q.user.as_str()];
+                let prev = if which == "session" {
+                    &c.prev_session
+                } else {
+                    &c.prev
+                };
+                joint(q, prev, alpha, b)
+            })
+            .collect();
+        (format!("joint prev={which} alpha={alpha} b={b}"), v)
+    })
+    .collect();
+    let qpos: HashMap<*const Sig, usize> = sigs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s as *const Sig, i))
+        .collect();
+    for (name, v) in &joints {
+        runs.push(eval(format!("bm25 {name}"), &|s| {
+            v[qpos[&(s as *const Sig)]].clone()
+        }));
+        for (w, k) in [(0.4f32, 4.0f32), (0.4, 8.0), (0.5, 8.0)] {
+            runs.push(eval(
+                format!("weighted w={w} k={k} bm25 {name} + cos"),
+                &|s| weighted(&v[qpos[&(s as *const Sig)]], &s.cos["plain"], w, k),
             ));
         }
     }

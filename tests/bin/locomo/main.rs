@@ -11,7 +11,9 @@
 //!
 //! ```text
 //! cargo run --release -p memlayer-tests --bin locomo -- [--file LOCOMO.json]
-//!     [--db DIR] [--configs default,keyword,semantic] [--convs N] [--json OUT.json] [--lab]
+//!     [--db DIR] [--configs default,keyword,semantic[:ctx=W][:k=K][:w=S][:dates=0]]
+//!     [--convs N]
+//!     [--json OUT.json] [--lab]
 //!     [--candle-only] [--compare-ingest]
 //! ```
 //!
@@ -420,7 +422,12 @@ fn main() {
         percentile(&mut emb_ms, 0.95)
     );
     let mut runs = vec![bm25_baseline(&turns, &questions)];
-    for name in configs.split(',').filter(|c| !c.is_empty()) {
+    for spec in configs.split(',').filter(|c| !c.is_empty()) {
+        // "NAME[:ctx=W][:k=K][:w=S][:dates=0]": a configuration with
+        // overrides of context_weight, bm25_k, semantic_weight and
+        // query_dates (for sweeps).
+        let mut parts = spec.split(':');
+        let name = parts.next().unwrap_or_default();
         let search = match name {
             "default" => SearchConfig::default(),
             "keyword" => SearchConfig {
@@ -433,6 +440,26 @@ fn main() {
             },
             other => panic!("--configs: unknown configuration {other}"),
         };
+        let search = parts.fold(search, |s, kv| {
+            let (k, v) = kv.split_once('=').expect("--configs: KEY=VALUE");
+            let v: f32 = v.parse().expect("--configs: a number");
+            match k {
+                "ctx" => SearchConfig {
+                    context_weight: v,
+                    ..s
+                },
+                "k" => SearchConfig { bm25_k: v, ..s },
+                "dates" => SearchConfig {
+                    query_dates: v != 0.0,
+                    ..s
+                },
+                "w" => SearchConfig {
+                    semantic_weight: v,
+                    ..s
+                },
+                other => panic!("--configs: unknown override {other}"),
+            }
+        });
         // Every search pays its query embedding (no cache hits on repeated
         // questions), so the latencies are those of new queries.
         let search = SearchConfig {
@@ -440,8 +467,8 @@ fn main() {
             ..search
         };
         let label = format!(
-            "memlayer {name} (semantic_weight {})",
-            search.semantic_weight
+            "memlayer {spec} (semantic_weight {}, context_weight {}, bm25_k {})",
+            search.semantic_weight, search.context_weight, search.bm25_k
         );
         let mem = open(search);
         let mut run = Run::new(&label);
