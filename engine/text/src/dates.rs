@@ -55,8 +55,16 @@ const MONTHS: [&str; 12] = [
     "december",
 ];
 
-/// Month number (1–12) of a lowercase month name or abbreviation.
-fn month(w: &str) -> Option<u8> {
+/// Month number (1–12) of a lowercase English month name or its
+/// abbreviation ("oct", "sept").
+///
+/// ```
+/// use memlayer_text::dates::month_number;
+/// assert_eq!(month_number("october"), Some(10));
+/// assert_eq!(month_number("sept"), Some(9));
+/// assert_eq!(month_number("smarch"), None);
+/// ```
+pub fn month_number(w: &str) -> Option<u8> {
     if let Some(i) = MONTHS.iter().position(|m| *m == w) {
         return Some(i as u8 + 1);
     }
@@ -115,7 +123,9 @@ pub fn named_dates(text: &str) -> Vec<NamedDate> {
         }
     };
     for i in 0..w.len() {
-        let Some(m) = month(&w[i]) else { continue };
+        let Some(m) = month_number(&w[i]) else {
+            continue;
+        };
         // Day before: "13 October", "13th of October".
         let before = match i.checked_sub(1).map(|j| w[j].as_str()) {
             Some("of") => i.checked_sub(2).and_then(|j| day(&w[j]).map(|d| (j, d))),

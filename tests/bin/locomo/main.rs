@@ -268,23 +268,7 @@ fn session_time(s: &str) -> Option<Timestamp> {
     let mut parts = date.split([' ', ',']).filter(|p| !p.is_empty());
     let day: u32 = parts.next()?.parse().ok()?;
     let name = parts.next()?;
-    let month = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ]
-    .iter()
-    .position(|n| n.eq_ignore_ascii_case(name))?
-        + 1;
+    let month = memlayer_text::dates::month_number(&name.to_lowercase())?;
     let year: u32 = parts.next()?.parse().ok()?;
     Timestamp::parse_rfc3339(&format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:00Z")).ok()
 }
