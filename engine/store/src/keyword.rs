@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::error::{Result, StoreError};
 use crate::scope::{Scope, ScopeKind};
 use crate::tables::{KW_DOCLEN, KW_POSTINGS, KW_STATS, WTables};
+use crate::time::Timestamp;
 
 pub use memlayer_text::bm25::{B as BM25_B, K1 as BM25_K1};
 pub use memlayer_text::{MAX_TOKEN_BYTES, STOP_WORDS, tokenize};
@@ -312,30 +313,40 @@ pub(crate) fn bm25(terms: QueryTerms, (n, total): (u64, u64)) -> HashMap<Uuid, f
     scores
 }
 
-/// A scope's documents in order (insertion order: the scope's `created_at`
-/// order) with each one's position, for neighbour context.
+/// Neighbours in a scope's order (insertion order: `created_at`, then
+/// id) of the documents a query touches, for neighbour context. Only
+/// those documents and their successors are indexed, not the whole scope.
 pub(crate) struct Neighbours<'a> {
-    order: &'a [Uuid],
+    order: &'a [(Timestamp, Uuid)],
     pos: HashMap<Uuid, usize>,
 }
 
 impl<'a> Neighbours<'a> {
-    /// Indexes `order` (the scope's documents, oldest first).
-    pub(crate) fn new(order: &'a [Uuid]) -> Self {
-        let pos = order.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+    /// Positions in `order` (the scope's documents, oldest first) of the
+    /// documents for which `wanted` holds and of the document after each.
+    pub(crate) fn new(order: &'a [(Timestamp, Uuid)], wanted: impl Fn(&Uuid) -> bool) -> Self {
+        let mut pos = HashMap::new();
+        for (i, (_, id)) in order.iter().enumerate() {
+            if wanted(id) {
+                pos.insert(*id, i);
+                if let Some(&(_, next)) = order.get(i + 1) {
+                    pos.insert(next, i + 1);
+                }
+            }
+        }
         Neighbours { order, pos }
     }
 
     /// The document stored just before `id`.
     fn prev(&self, id: Uuid) -> Option<Uuid> {
         let p = *self.pos.get(&id)?;
-        p.checked_sub(1).map(|q| self.order[q])
+        p.checked_sub(1).map(|q| self.order[q].1)
     }
 
     /// The document stored just after `id`.
     fn next(&self, id: Uuid) -> Option<Uuid> {
         let p = *self.pos.get(&id)?;
-        self.order.get(p + 1).copied()
+        self.order.get(p + 1).map(|x| x.1)
     }
 }
 
@@ -360,7 +371,7 @@ pub(crate) fn bm25_in_context(
     txn: &ReadTransaction,
     terms: QueryTerms,
     (n, total): (u64, u64),
-    neighbours: &Neighbours<'_>,
+    order: &[(Timestamp, Uuid)],
     weight: f32,
 ) -> Result<HashMap<Uuid, f32>> {
     if weight <= 0.0 || !weight.is_finite() {
@@ -376,6 +387,7 @@ pub(crate) fn bm25_in_context(
     for docs in terms.words.iter().chain(&terms.dates) {
         lens.extend(docs.iter().map(|(&id, &(_, dl))| (id, dl)));
     }
+    let neighbours = Neighbours::new(order, |id| lens.contains_key(id));
     let mut len_of = |id: Uuid| -> Result<f32> {
         if let Some(&l) = lens.get(&id) {
             return Ok(l as f32);
@@ -385,23 +397,30 @@ pub(crate) fn bm25_in_context(
         Ok(l as f32)
     };
     // Every document but the last is some document's previous one.
-    let last = match neighbours.order.last() {
-        Some(&id) => len_of(id)?,
+    let last = match order.last() {
+        Some(&(_, id)) => len_of(id)?,
         None => 0.0,
     };
     let total = total as f32;
     let avgdl = ((total + weight * (total - last).max(0.0)) / n as f32).max(1e-6);
-    let n_words = terms.words.len();
-    for (i, docs) in terms.words.into_iter().chain(terms.dates).enumerate() {
+    // Words pass `weight` × their frequency on to the next document; a
+    // date term stays with its own.
+    let words = terms.words.iter().map(|docs| {
         let mut joint: HashMap<Uuid, f32> = HashMap::with_capacity(docs.len() * 2);
-        for (&id, &(tf, _)) in &docs {
+        for (&id, &(tf, _)) in docs {
             *joint.entry(id).or_insert(0.0) += tf as f32;
-            if i < n_words
-                && let Some(next) = neighbours.next(id)
-            {
+            if let Some(next) = neighbours.next(id) {
                 *joint.entry(next).or_insert(0.0) += weight * tf as f32;
             }
         }
+        joint
+    });
+    let dates = terms.dates.iter().map(|docs| {
+        docs.iter()
+            .map(|(&id, &(tf, _))| (id, tf as f32))
+            .collect::<HashMap<Uuid, f32>>()
+    });
+    for joint in words.chain(dates) {
         let idf = bm25::idf(n as f32, joint.len() as f32);
         for (id, tf) in joint {
             let prev = match neighbours.prev(id) {
@@ -501,8 +520,9 @@ mod tests {
     #[test]
     fn neighbours_are_the_documents_stored_before_and_after() {
         let [a, b, c, x] = [1u128, 2, 3, 9].map(Uuid::from_u128);
-        let order = [a, b, c];
-        let n = Neighbours::new(&order);
+        let t = Timestamp(0);
+        let order = [(t, a), (t, b), (t, c)];
+        let n = Neighbours::new(&order, |_| true);
         assert_eq!((n.prev(a), n.next(a)), (None, Some(b)));
         assert_eq!((n.prev(b), n.next(b)), (Some(a), Some(c)));
         assert_eq!((n.prev(c), n.next(c)), (Some(b), None));

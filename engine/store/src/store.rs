@@ -740,16 +740,15 @@ impl Snapshot<'_> {
         } else {
             Vec::new()
         };
-        let dated_order = if multi || context || !dates.is_empty() {
+        let order = if multi || context || !dates.is_empty() {
             self.scope_order(&scope)?
         } else {
             Vec::new()
         };
-        let order: Vec<Uuid> = dated_order.iter().map(|x| x.1).collect();
         // The memories made on each date the query names.
         let mut dated: Vec<Vec<Uuid>> = vec![Vec::new(); dates.len()];
         if !dates.is_empty() {
-            for &(at, id) in &dated_order {
+            for &(at, id) in &order {
                 let (y, m, d) = at.civil_date();
                 for (docs, date) in dated.iter_mut().zip(&dates) {
                     if date.contains(y, m, d) {
@@ -759,7 +758,7 @@ impl Snapshot<'_> {
             }
         }
         let ids: HashSet<Uuid> = if multi {
-            order.iter().copied().collect()
+            order.iter().map(|x| x.1).collect()
         } else {
             HashSet::new()
         };
@@ -779,8 +778,7 @@ impl Snapshot<'_> {
         };
         let terms = keyword::query_terms(&self.txn, &corpus, query, self.store.stop_words, &dated)?;
         let scores = if context {
-            let neighbours = keyword::Neighbours::new(&order);
-            keyword::bm25_in_context(&self.txn, terms, stats, &neighbours, opts.context_weight)?
+            keyword::bm25_in_context(&self.txn, terms, stats, &order, opts.context_weight)?
         } else {
             keyword::bm25(terms, stats)
         };
