@@ -60,6 +60,10 @@ pub struct EmbedderConfig {
     /// Run single texts through Candle too, instead of the single-sequence
     /// fast path (for comparisons; the results agree to cosine ≥ 0.9999).
     pub candle_only: bool,
+    /// Keep a single text's fast-path pass on the calling thread. By
+    /// default a text of 8 or more tokens is split into two row halves on
+    /// two threads (when rayon has two); the results are identical.
+    pub one_thread: bool,
 }
 
 /// A BERT-family sentence embedder running on Candle (CPU).
@@ -300,7 +304,7 @@ impl BertEmbedder {
         let fast = if config.candle_only {
             None
         } else {
-            fast_path(&cfg_bytes, &weights)
+            fast_path(&cfg_bytes, &weights).map(|f| f.with_two_threads(!config.one_thread))
         };
         let vb =
             VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).map_err(|e| {

@@ -10,7 +10,9 @@
 //! layer's weights are packed in 16-output panels read as sequential
 //! streams by a register-blocked microkernel (4 tokens × 16 outputs of
 //! accumulators; f16 weights on AVX2 + FMA + F16C where the CPU has them,
-//! f32 weights and a portable loop otherwise); large products are split in two with `rayon::join`.
+//! f32 weights and a portable loop otherwise). A sequence of 8 or more
+//! tokens is split into two row halves on two threads, which meet once per
+//! layer (attention needs every row's keys and values).
 //!
 //! Same arithmetic as the Candle path (f32 throughout, exact-erf GELU,
 //! LayerNorm with the model's epsilon); the tests check it against Candle
@@ -46,6 +48,8 @@ pub(crate) struct SmallEncoder {
     type0: Vec<f32>,
     emb_ln: (Vec<f32>, Vec<f32>),
     layers: Vec<Layer>,
+    /// Split a sequence's rows over two threads (see [`split_rows`]).
+    two_threads: bool,
 }
 
 /// The shape facts the fast path needs from `config.json`.
@@ -128,9 +132,18 @@ impl SmallEncoder {
                 type0: types[..h].to_vec(),
                 emb_ln: ln("embeddings.LayerNorm")?,
                 layers,
+                two_threads: true,
             })
         };
         build()
+    }
+
+    /// Whether a sequence's rows may be split over two threads (default).
+    pub(crate) fn with_two_threads(self, two_threads: bool) -> SmallEncoder {
+        SmallEncoder {
+            two_threads,
+            ..self
+        }
     }
 
     /// Hidden states (`ids.len() × hidden`, row-major) of one sequence.
@@ -158,44 +171,132 @@ impl SmallEncoder {
             }
         }
         layer_norm(&mut x, h, &self.emb_ln, self.eps);
-        let mut qkv = Vec::new();
-        let mut ctx = vec![0f32; n * h];
-        let mut tmp = Vec::new();
-        let mut inter = Vec::new();
-        for l in &self.layers {
-            l.qkv.apply(&x, n, &mut qkv);
-            self.attention(&qkv, n, &mut ctx);
-            l.out.apply(&ctx, n, &mut tmp);
-            add_in_place(&mut x, &tmp);
-            layer_norm(&mut x, h, &l.ln1, self.eps);
-            l.inter.apply(&x, n, &mut inter);
-            inter.iter_mut().for_each(|v| *v = gelu(*v));
-            l.down.apply(&inter, n, &mut tmp);
-            add_in_place(&mut x, &tmp);
-            layer_norm(&mut x, h, &l.ln2, self.eps);
-        }
-        Ok(x)
+        // Two row halves on two threads when the sequence has at least two
+        // microkernel blocks of rows and a second worker exists; each half
+        // runs a whole layer (attention for its query rows, the projections,
+        // the feed-forward) and the next layer's Q/K/V for its rows, so the
+        // halves meet once per layer, where attention needs every row's K/V.
+        let threads = if self.two_threads {
+            rayon::current_num_threads()
+        } else {
+            1
+        };
+        Ok(self.encode(x, n, split_rows(n, threads)))
     }
 
-    /// Multi-head self-attention over the fused `qkv` (`n × 3·hidden`),
-    /// written into `ctx` (`n × hidden`). No padding: every token attends
-    /// to every token.
-    fn attention(&self, qkv: &[f32], n: usize, ctx: &mut [f32]) {
+    /// The encoder layers over the embedded sequence `x` (`n` rows), split
+    /// in two row halves at `split` when `split < n`.
+    fn encode(&self, mut x: Vec<f32>, n: usize, split: usize) -> Vec<f32> {
+        let h = self.hidden;
+        if split < n {
+            // Run the whole pass on a pool worker: the joins inside then
+            // hand their second half to the other worker directly instead
+            // of each crossing into the pool from outside.
+            return rayon::scope(|_| self.forward_split(x, n, split));
+        }
+        let (mut qkv, mut next_qkv) = (Vec::new(), Vec::new());
+        for (i, l) in self.layers.iter().enumerate() {
+            if i == 0 {
+                l.qkv.apply(&x, n, &mut qkv);
+            }
+            let next = self.layers.get(i + 1).map(|nl| &nl.qkv);
+            if next.is_some() {
+                next_qkv.resize(n * 3 * h, 0.0);
+            }
+            with_scratch(|s| self.layer_rows(l, &qkv, n, 0, &mut x, next, &mut next_qkv, s));
+            std::mem::swap(&mut qkv, &mut next_qkv);
+        }
+        x
+    }
+
+    /// [`SmallEncoder::forward`] after the embeddings, rows `0..split` on
+    /// this thread and `split..n` on another (one `rayon::join` per layer).
+    fn forward_split(&self, mut x: Vec<f32>, n: usize, split: usize) -> Vec<f32> {
+        let h = self.hidden;
+        let Some(first) = self.layers.first() else {
+            return x;
+        };
+        let mut qkv = vec![0f32; n * 3 * h];
+        {
+            let (xa, xb) = x.split_at(split * h);
+            let (qa, qb) = qkv.split_at_mut(split * 3 * h);
+            rayon::join(
+                || first.qkv.apply_into(xa, split, qa),
+                || first.qkv.apply_into(xb, n - split, qb),
+            );
+        }
+        let mut next_qkv = vec![0f32; n * 3 * h];
+        for (i, l) in self.layers.iter().enumerate() {
+            let next = self.layers.get(i + 1).map(|nl| &nl.qkv);
+            let (xa, xb) = x.split_at_mut(split * h);
+            let (qa, qb) = next_qkv.split_at_mut(split * 3 * h);
+            let cur = &qkv;
+            rayon::join(
+                || with_scratch(|s| self.layer_rows(l, cur, n, 0, xa, next, qa, s)),
+                || with_scratch(|s| self.layer_rows(l, cur, n, split, xb, next, qb, s)),
+            );
+            std::mem::swap(&mut qkv, &mut next_qkv);
+        }
+        x
+    }
+
+    /// One layer for the query rows `row0..row0 + rows` (`x` holds those
+    /// rows and is updated in place) given every row's Q/K/V in `qkv`;
+    /// with `next`, also the next layer's Q/K/V of these rows into
+    /// `next_qkv` (`rows × 3·hidden`).
+    #[allow(clippy::too_many_arguments)]
+    fn layer_rows(
+        &self,
+        l: &Layer,
+        qkv: &[f32],
+        n: usize,
+        row0: usize,
+        x: &mut [f32],
+        next: Option<&Linear>,
+        next_qkv: &mut [f32],
+        s: &mut Scratch,
+    ) {
+        let h = self.hidden;
+        let rows = x.len() / h;
+        s.ctx.resize(rows * h, 0.0);
+        self.attention(qkv, n, row0, &mut s.ctx);
+        s.tmp.resize(rows * h, 0.0);
+        l.out.apply_into(&s.ctx, rows, &mut s.tmp);
+        add_in_place(x, &s.tmp);
+        layer_norm(x, h, &l.ln1, self.eps);
+        s.inter.resize(rows * l.inter.b.len(), 0.0);
+        l.inter.apply_into(x, rows, &mut s.inter);
+        s.inter.iter_mut().for_each(|v| *v = gelu(*v));
+        l.down.apply_into(&s.inter, rows, &mut s.tmp);
+        add_in_place(x, &s.tmp);
+        layer_norm(x, h, &l.ln2, self.eps);
+        if let Some(next) = next {
+            next.apply_into(x, rows, next_qkv);
+        }
+    }
+
+    /// Multi-head self-attention over the fused `qkv` (`n × 3·hidden`, every
+    /// row) for the query rows `row0..` (as many as `ctx` holds), written
+    /// into `ctx` (`rows × hidden`). No padding: every token attends to
+    /// every token.
+    fn attention(&self, qkv: &[f32], n: usize, row0: usize, ctx: &mut [f32]) {
         let h = self.hidden;
         let d = h / self.heads;
         let scale = 1.0 / (d as f32).sqrt();
         let mut p = vec![0f32; n];
         ctx.iter_mut().for_each(|v| *v = 0.0);
+        let rows = ctx.len() / h;
         for head in 0..self.heads {
             let off = head * d;
-            for i in 0..n {
+            for r in 0..rows {
+                let i = row0 + r;
                 let q = &qkv[i * 3 * h + off..][..d];
                 for (j, pj) in p.iter_mut().enumerate() {
                     let k = &qkv[j * 3 * h + h + off..][..d];
                     *pj = dot(q, k) * scale;
                 }
                 softmax(&mut p);
-                let out = &mut ctx[i * h + off..][..d];
+                let out = &mut ctx[r * h + off..][..d];
                 for (j, &pj) in p.iter().enumerate() {
                     let v = &qkv[j * 3 * h + 2 * h + off..][..d];
                     for (o, &vv) in out.iter_mut().zip(v) {
@@ -205,6 +306,38 @@ impl SmallEncoder {
             }
         }
     }
+}
+
+thread_local! {
+    /// This thread's [`Scratch`], reused across passes (taken while in
+    /// use: a pass nested on the same thread gets fresh buffers).
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::default();
+}
+
+/// Runs `f` with this thread's reusable [`Scratch`].
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut s = SCRATCH.take();
+    let r = f(&mut s);
+    SCRATCH.set(s);
+    r
+}
+
+/// Per-thread buffers of one layer pass.
+#[derive(Default)]
+struct Scratch {
+    ctx: Vec<f32>,
+    tmp: Vec<f32>,
+    inter: Vec<f32>,
+}
+
+/// Where a sequence of `n` rows is split between two threads: the first
+/// half rounded up to whole 4-row microkernel blocks; `n` (no split) when
+/// there is one thread or fewer than two blocks of rows.
+fn split_rows(n: usize, threads: usize) -> usize {
+    if threads < 2 || n < 2 * ROWS {
+        return n;
+    }
+    n.div_ceil(2 * ROWS) * ROWS
 }
 
 fn get_tensor(tensors: &HashMap<String, Tensor>, name: &str, len: usize) -> Option<Vec<f32>> {
@@ -248,9 +381,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 const PANEL: usize = 16;
 /// Token rows per microkernel call.
 const ROWS: usize = 4;
-/// Products of at least this many multiply-adds (a ~30-token text's
-/// FFN) run on two threads.
-const PAR_MIN_MACS: usize = 1 << 24;
 
 /// A linear layer's weights packed in panels: for each group of 16
 /// outputs, the `k` inputs' 16 weights side by side (`[m/16][k][16]`), so
@@ -321,52 +451,44 @@ impl Linear {
     }
 
     /// `out = x · Wᵀ + b` for `x` of `n × k`; `out` becomes `n × m`.
-    /// Large products (long texts) are split in two halves of panels with
-    /// one `rayon::join`; a query's products stay on the calling thread
-    /// (measured on 2 cores: a 16-token query took 5.5 ms on one thread and
-    /// 5.7 ms split, the thread wake-ups eating the gain).
     pub(crate) fn apply(&self, x: &[f32], n: usize, out: &mut Vec<f32>) {
-        let (m, k) = (self.b.len(), self.k);
-        let np = m.div_ceil(PANEL);
-        // Panels p0..p1 for all rows: row-major [panel][row] → 16 outputs.
-        let group = |p0: usize, p1: usize| -> (usize, Vec<[f32; PANEL]>) {
-            let mut local = vec![[0f32; PANEL]; (p1 - p0) * n];
-            let mut pad = Vec::new();
-            for p in p0..p1 {
-                let mut r = 0;
-                while r < n {
-                    let rows = (n - r).min(ROWS);
-                    let mut xs = &x[r * k..(r + rows) * k];
-                    if rows < ROWS && self.simd() {
-                        // The SIMD kernels take 4 rows: pad with zeros.
-                        pad.clear();
-                        pad.extend_from_slice(xs);
-                        pad.resize(ROWS * k, 0.0);
-                        xs = &pad;
-                    }
-                    let acc = self.kernel(xs, p);
-                    local[(p - p0) * n + r..(p - p0) * n + r + rows].copy_from_slice(&acc[..rows]);
-                    r += rows;
-                }
-            }
-            (p0, local)
-        };
-        let groups = if n * m * k >= PAR_MIN_MACS && np >= 2 && rayon::current_num_threads() > 1 {
-            let (a, b) = rayon::join(|| group(0, np / 2), || group(np / 2, np));
-            vec![a, b]
-        } else {
-            vec![group(0, np)]
-        };
         out.clear();
-        out.resize(n * m, 0.0);
-        for (p0, local) in groups {
-            for (i, vals) in local.iter().enumerate() {
-                let (p, r) = (p0 + i / n, i % n);
-                let o0 = p * PANEL;
-                let w = (m - o0).min(PANEL);
-                for l in 0..w {
-                    out[r * m + o0 + l] = vals[l] + self.b[o0 + l];
+        out.resize(n * self.b.len(), 0.0);
+        self.apply_into(x, n, out);
+    }
+
+    /// [`Linear::apply`] into `out` of exactly `n × m` values, on the
+    /// calling thread (the encoder splits whole row ranges between
+    /// threads instead: see [`SmallEncoder::forward`]).
+    pub(crate) fn apply_into(&self, x: &[f32], n: usize, out: &mut [f32]) {
+        let (m, k) = (self.b.len(), self.k);
+        debug_assert!(x.len() >= n * k && out.len() == n * m);
+        let mut pad = Vec::new();
+        // Panel by panel, so one panel's weights stay in cache while every
+        // block of rows reads them.
+        for p in 0..m.div_ceil(PANEL) {
+            let o0 = p * PANEL;
+            let w = (m - o0).min(PANEL);
+            let bias = &self.b[o0..o0 + w];
+            let mut r = 0;
+            while r < n {
+                let rows = (n - r).min(ROWS);
+                let mut xs = &x[r * k..(r + rows) * k];
+                if rows < ROWS && self.simd() {
+                    // The SIMD kernels take 4 rows: pad with zeros.
+                    pad.clear();
+                    pad.extend_from_slice(xs);
+                    pad.resize(ROWS * k, 0.0);
+                    xs = &pad;
                 }
+                let acc = self.kernel(xs, p);
+                for (i, vals) in acc.iter().take(rows).enumerate() {
+                    let dst = &mut out[(r + i) * m + o0..][..w];
+                    for ((d, v), bb) in dst.iter_mut().zip(vals).zip(bias) {
+                        *d = v + bb;
+                    }
+                }
+                r += rows;
             }
         }
     }
@@ -494,6 +616,32 @@ fn softmax(p: &mut [f32]) {
     }
 }
 
+/// `eˣ` for x in [-87, 88] (clamped there), relative error < 2e-7:
+/// Cephes' `expf` (2ⁿ · a degree-7 polynomial of the remainder), written
+/// without calls or branches so that a loop over it vectorises (libm's
+/// `expf` was 6% of a query's time, one call per element).
+#[allow(clippy::excessive_precision)]
+fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    // x − n·ln 2, with ln 2 in two parts so the product stays exact.
+    let r = x - n * 0.693_359_375 + n * 2.121_944_4e-4;
+    let p = ((((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
+        * r
+        + 1.666_666_5e-1)
+        * r
+        + 5.000_000_1e-1)
+        * r)
+        * r
+        + r
+        + 1.0;
+    // 2ⁿ from its exponent bits (n ∈ [-126, 127] after the clamp). n is
+    // read from the low mantissa bits of 1.5·2²³ + n rather than with an
+    // `as` cast, whose saturation would keep the loop scalar.
+    let n_bits = (n + 12_582_912.0).to_bits().wrapping_sub(0x4B40_0000);
+    p * f32::from_bits(n_bits.wrapping_add(127) << 23)
+}
+
 /// GELU with the exact error function, as BERT's `gelu`.
 fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x / std::f32::consts::SQRT_2))
@@ -514,7 +662,7 @@ fn erf(x: f32) -> f32 {
                         + t * (0.278_868_07
                             + t * (-1.135_203_98
                                 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let erfc = t * poly.exp();
+    let erfc = t * exp(poly);
     let r = 1.0 - erfc;
     if x >= 0.0 { r } else { -r }
 }
@@ -588,6 +736,92 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn exp_matches_the_standard_library() {
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let (got, want) = (exp(x), x.exp());
+            assert!(
+                ((got - want) / want).abs() < 3e-7,
+                "exp({x}) = {got}, want {want}"
+            );
+            x += 0.0137;
+        }
+    }
+
+    /// A small random encoder: 2 layers, hidden 32, 4 heads.
+    fn tiny() -> SmallEncoder {
+        let mut seed = 7u32;
+        let mut rnd = |len: usize, scale: f32| -> Vec<f32> {
+            (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * scale
+                })
+                .collect()
+        };
+        let (h, i) = (32, 64);
+        let layers = (0..2)
+            .map(|_| Layer {
+                qkv: Linear::new(&rnd(3 * h * h, 0.4), rnd(3 * h, 0.1)),
+                out: Linear::new(&rnd(h * h, 0.4), rnd(h, 0.1)),
+                ln1: (vec![1.0; h], rnd(h, 0.1)),
+                inter: Linear::new(&rnd(i * h, 0.4), rnd(i, 0.1)),
+                down: Linear::new(&rnd(h * i, 0.4), rnd(h, 0.1)),
+                ln2: (vec![1.0; h], rnd(h, 0.1)),
+            })
+            .collect();
+        SmallEncoder {
+            hidden: h,
+            heads: 4,
+            eps: 1e-12,
+            max_pos: 64,
+            word: rnd(50 * h, 1.0),
+            pos: rnd(64 * h, 0.5),
+            type0: rnd(h, 0.1),
+            emb_ln: (vec![1.0; h], vec![0.0; h]),
+            layers,
+            two_threads: true,
+        }
+    }
+
+    #[test]
+    fn two_row_halves_compute_what_one_pass_does() {
+        let enc = tiny();
+        let ids: Vec<u32> = (0..13).map(|i| (i * 7 % 50) as u32).collect();
+        let whole = enc.forward(&ids).unwrap();
+        let n = ids.len();
+        let embedded = |enc: &SmallEncoder| {
+            // forward()'s embedding step, to feed encode() directly.
+            let h = enc.hidden;
+            let mut x = vec![0f32; n * h];
+            for (r, &id) in ids.iter().enumerate() {
+                for j in 0..h {
+                    x[r * h + j] =
+                        enc.word[id as usize * h + j] + enc.pos[r * h + j] + enc.type0[j];
+                }
+            }
+            layer_norm(&mut x, h, &enc.emb_ln, enc.eps);
+            x
+        };
+        let one = enc.encode(embedded(&enc), n, n);
+        for split in [4, 8, 12] {
+            let two = enc.encode(embedded(&enc), n, split);
+            let worst = one
+                .iter()
+                .zip(&two)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-5, "split {split}: {worst}");
+        }
+        assert_eq!(whole.len(), one.len());
+        assert_eq!(
+            (split_rows(16, 2), split_rows(9, 2), split_rows(7, 2)),
+            (8, 8, 7)
+        );
+        assert_eq!(split_rows(16, 1), 16);
     }
 
     #[test]
