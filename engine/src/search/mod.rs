@@ -10,7 +10,12 @@
 //!    word of every memory made on it; their cosine from the stored
 //!    vector); expired and superseded memories hidden unless asked for;
 //! 4. [`rank`]: [`fuse`] the signals, threshold on the semantic part, sort,
-//!    cut to `limit`, then the optional reranker;
+//!    cut to `limit`; with `search.feedback_weight` > 0 (the default),
+//!    pseudo-relevance feedback: stems of the `feedback_docs` best hits
+//!    ([`feedback_stems`]) join the keyword query at a reduced weight, the
+//!    keyword side of stage 3 runs again, and those best hits keep the top
+//!    places while the expanded scores order the rest; then the optional
+//!    reranker;
 //! 5. graph memory on: the query's `relations` (`crate::graph`).
 
 mod cache;
@@ -19,6 +24,7 @@ mod rank;
 
 use std::collections::HashMap;
 
+use memlayer_store::keyword::Expansion;
 use memlayer_store::{Filter, KeywordOptions, Memory as Record, Scope, Timestamp};
 use uuid::Uuid;
 
@@ -67,9 +73,14 @@ impl Memory {
             now,
         };
         let t = timings.record("embed", t);
-        let c = self.search_candidates(&q)?;
+        let c = self.search_candidates(&q, cfg)?;
         let t = timings.record("candidates", t);
-        let mut hits = rank::rank(c.hits, &c.bm25, cfg, now, threshold, limit);
+        let mut hits = if c.first.is_empty() {
+            rank::rank(c.hits, &c.bm25, cfg, now, threshold, limit)
+        } else {
+            let all = rank::rank(c.hits, &c.bm25, cfg, now, threshold, usize::MAX);
+            rank::keep_first(all, &c.first, limit)
+        };
         let mut t = timings.record("rank", t);
         if let Some(r) = self.inner.reranker.as_ref().filter(|_| !opts.no_rerank)
             && !hits.is_empty()
@@ -103,37 +114,69 @@ impl Memory {
         })
     }
 
-    /// Stage 3: semantic ∪ keyword candidates.
-    fn search_candidates(&self, q: &Query<'_>) -> Result<Candidates> {
-        let Query {
-            text: query,
-            vector: qv,
-            scope,
-            filter,
-            include_expired,
-            include_superseded,
-            limit,
-            now,
-        } = *q;
-        let pool = (limit * 2).max(50);
+    /// Stage 3: semantic ∪ keyword candidates, from one snapshot. With
+    /// `feedback_weight` > 0, the first candidates are ranked, and the
+    /// keyword search runs again with the query expanded by the stems of
+    /// the best `feedback_docs` ([`feedback_stems`]); its scores replace
+    /// the first ones (the semantic candidates are kept).
+    fn search_candidates(&self, q: &Query<'_>, cfg: &crate::SearchConfig) -> Result<Candidates> {
         let snap = self.inner.store.snapshot()?;
-        let keyword = if self.inner.config.search.semantic_weight < 1.0 {
-            let opts = KeywordOptions {
-                context_weight: self.inner.config.search.context_weight,
-                dates: self.inner.config.search.query_dates,
+        let keyword = self.keyword_hits(&snap, q, None)?;
+        let mut c = self.semantic_candidates(&snap, q)?;
+        let mut bm25 = self.add_keyword_candidates(&snap, q, keyword, &mut c)?;
+        let mut first_ids = Vec::new();
+        if cfg.feedback_weight > 0.0 && cfg.semantic_weight < 1.0 {
+            let hits: Vec<(Record, f32)> = c.values().cloned().collect();
+            let first = rank::rank(hits, &bm25, cfg, q.now, None, cfg.feedback_docs);
+            let expansion = Expansion {
+                stems: feedback_stems(first.iter().map(|(m, _)| m.text.as_str())),
+                terms: cfg.feedback_terms,
+                weight: cfg.feedback_weight,
             };
-            snap.keyword_search_with(scope, filter, query, pool, &opts)?
-        } else {
-            Vec::new()
+            if !expansion.stems.is_empty() {
+                let keyword = self.keyword_hits(&snap, q, Some(&expansion))?;
+                bm25 = self.add_keyword_candidates(&snap, q, keyword, &mut c)?;
+                first_ids = first.iter().map(|(m, _)| m.id).collect();
+            }
+        }
+        Ok(Candidates {
+            hits: c.into_values().collect(),
+            bm25,
+            first: first_ids,
+        })
+    }
+
+    /// The best keyword hits of the scope (none when search is semantic
+    /// only), the query expanded by `expansion` when given.
+    fn keyword_hits(
+        &self,
+        snap: &memlayer_store::Snapshot<'_>,
+        q: &Query<'_>,
+        expansion: Option<&Expansion>,
+    ) -> Result<Vec<(Uuid, f32)>> {
+        let cfg = &self.inner.config.search;
+        if cfg.semantic_weight >= 1.0 {
+            return Ok(Vec::new());
+        }
+        let opts = KeywordOptions {
+            context_weight: cfg.context_weight,
+            dates: cfg.query_dates,
         };
-        let hidden = |m: &Record| {
-            (!include_expired && is_expired(m, now)) || (!include_superseded && m.is_superseded())
-        };
-        // Semantic candidates; widen the beam while post-filters reject hits.
+        Ok(snap.keyword_search_expanded(q.scope, q.filter, q.text, q.pool(), &opts, expansion)?)
+    }
+
+    /// Semantic candidates: scoped HNSW hits that pass the filter, the beam
+    /// widening while post-filters reject hits.
+    fn semantic_candidates(
+        &self,
+        snap: &memlayer_store::Snapshot<'_>,
+        q: &Query<'_>,
+    ) -> Result<HashMap<Uuid, (Record, f32)>> {
+        let pool = q.pool();
         let mut k = pool;
         let mut accepted: HashMap<Uuid, (Record, f32)> = HashMap::new();
         loop {
-            let semantic = self.inner.vectors.search(qv, k, scope)?;
+            let semantic = self.inner.vectors.search(q.vector, k, q.scope)?;
             let mut n_ok = 0;
             for &(id, cos) in &semantic {
                 if accepted.contains_key(&id) {
@@ -141,17 +184,29 @@ impl Memory {
                     continue;
                 }
                 let Some(m) = snap.get(id)? else { continue };
-                if filter.is_some_and(|f| !f.matches(&m)) || hidden(&m) {
+                if q.filter.is_some_and(|f| !f.matches(&m)) || q.hidden(&m) {
                     continue;
                 }
                 accepted.insert(id, (m, cos));
                 n_ok += 1;
             }
-            if n_ok >= limit || semantic.len() < k || k >= 16 * pool {
+            if n_ok >= q.limit || semantic.len() < k || k >= 16 * pool {
                 break;
             }
             k *= 4;
         }
+        Ok(accepted)
+    }
+
+    /// Adds the keyword hits not yet among the candidates (their cosine
+    /// from the stored vector); returns every hit's BM25 score.
+    fn add_keyword_candidates(
+        &self,
+        snap: &memlayer_store::Snapshot<'_>,
+        q: &Query<'_>,
+        keyword: Vec<(Uuid, f32)>,
+        accepted: &mut HashMap<Uuid, (Record, f32)>,
+    ) -> Result<HashMap<Uuid, f32>> {
         let mut bm25: HashMap<Uuid, f32> = HashMap::with_capacity(keyword.len());
         for (id, score) in keyword {
             bm25.insert(id, score);
@@ -159,17 +214,38 @@ impl Memory {
                 continue;
             }
             let Some(m) = snap.get(id)? else { continue };
-            if hidden(&m) {
+            if q.hidden(&m) {
                 continue;
             }
             let Some(v) = snap.vector(id)? else { continue };
-            accepted.insert(id, (m, memlayer_models::cosine(qv, &v)));
+            accepted.insert(id, (m, memlayer_models::cosine(q.vector, &v)));
         }
-        Ok(Candidates {
-            hits: accepted.into_values().collect(),
-            bm25,
-        })
+        Ok(bm25)
     }
+}
+
+/// Pseudo-relevance feedback: the stems of `texts` (stop words removed),
+/// each weighted by its share of each text's words, summed over the texts
+/// (Σ tf / length), so every text counts alike whatever its length. In
+/// order of first appearance.
+pub fn feedback_stems<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<(String, f32)> {
+    let mut out: Vec<(String, f32)> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for text in texts {
+        let words = memlayer_text::tokenize(text, true);
+        let share = 1.0 / words.len().max(1) as f32;
+        for w in &words {
+            let stem = memlayer_text::stem(w);
+            match at.get(&stem) {
+                Some(&i) => out[i].1 += share,
+                None => {
+                    at.insert(stem.clone(), out.len());
+                    out.push((stem, share));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A checked search request, as the candidate stage needs it.
@@ -185,9 +261,46 @@ struct Query<'a> {
     now: Timestamp,
 }
 
+impl Query<'_> {
+    /// Candidates wanted from each signal.
+    fn pool(&self) -> usize {
+        (self.limit * 2).max(50)
+    }
+
+    /// Whether a memory is hidden from this search (expired or superseded
+    /// unless asked for).
+    fn hidden(&self, m: &Record) -> bool {
+        (!self.include_expired && is_expired(m, self.now))
+            || (!self.include_superseded && m.is_superseded())
+    }
+}
+
 /// Search candidates: each memory with its cosine to the query, and the
 /// BM25 score of every keyword hit.
 struct Candidates {
     hits: Vec<(Record, f32)>,
     bm25: HashMap<Uuid, f32>,
+    /// With feedback: the first ranking's best hits, whose words expanded
+    /// the query; they keep the top places (see [`rank::keep_first`]).
+    first: Vec<Uuid>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feedback_stems_weigh_each_text_alike() {
+        let got = feedback_stems(["Painting sunsets", "the sunset was painted by the lake"]);
+        let get = |s: &str| got.iter().find(|x| x.0 == s).map(|x| x.1);
+        // Words "painting sunsets" and "sunset painted lake": the shared
+        // stems weigh ½ + ⅓.
+        assert_eq!(got[0].0, memlayer_text::stem("painting"));
+        assert_eq!(got.len(), 3);
+        let sunset = get(&memlayer_text::stem("sunset")).unwrap();
+        assert!((sunset - (0.5 + 1.0 / 3.0)).abs() < 1e-6);
+        assert!((get(&memlayer_text::stem("lake")).unwrap() - 1.0 / 3.0).abs() < 1e-6);
+        assert_eq!(get("the"), None);
+        assert!(feedback_stems(["", "the"]).is_empty());
+    }
 }

@@ -40,6 +40,28 @@ pub(crate) fn rank(
     hits
 }
 
+/// Pseudo-relevance feedback's order: the hits of `first` (the first
+/// ranking's best, in that order) keep the top places, then the other
+/// `ranked` hits in their order; the best `limit`. So feedback reorders only
+/// below the hits it was drawn from.
+pub(crate) fn keep_first(
+    ranked: Vec<(Record, ScoreDetails)>,
+    first: &[Uuid],
+    limit: usize,
+) -> Vec<(Record, ScoreDetails)> {
+    let mut top: Vec<Option<(Record, ScoreDetails)>> = vec![None; first.len()];
+    let mut rest = Vec::with_capacity(ranked.len());
+    for hit in ranked {
+        match first.iter().position(|&id| id == hit.0.id) {
+            Some(i) => top[i] = Some(hit),
+            None => rest.push(hit),
+        }
+    }
+    let mut out: Vec<_> = top.into_iter().flatten().chain(rest).collect();
+    out.truncate(limit);
+    out
+}
+
 /// Records the reranker's `scores` (one per hit, in order; a non-finite
 /// score ranks last) and reorders the hits by them.
 pub(crate) fn apply_rerank(hits: &mut [(Record, ScoreDetails)], scores: Vec<f32>) -> Result<()> {
@@ -108,6 +130,35 @@ mod tests {
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].0.id.as_u128(), 1);
         assert_eq!(rank(cands, &HashMap::new(), &cfg, now, None, 2).len(), 2);
+    }
+
+    #[test]
+    fn feedback_keeps_the_first_hits_on_top_and_orders_the_rest() {
+        let now = Timestamp::now();
+        let cands: Vec<(Record, f32)> = (1..=5)
+            .map(|i| (rec(i, "x", now), i as f32 / 10.0))
+            .collect();
+        // Expanded order: 5 4 3 2 1; the first ranking's best were 2 then 4
+        // (and 9, no longer a candidate: skipped).
+        let ranked = rank(
+            cands,
+            &HashMap::new(),
+            &SearchConfig::default(),
+            now,
+            None,
+            10,
+        );
+        let first = [2u128, 4, 9].map(Uuid::from_u128);
+        let ids = |hits: &[(Record, ScoreDetails)]| -> Vec<u128> {
+            hits.iter().map(|(m, _)| m.id.as_u128()).collect()
+        };
+        assert_eq!(
+            ids(&keep_first(ranked.clone(), &first, 10)),
+            [2, 4, 5, 3, 1]
+        );
+        assert_eq!(ids(&keep_first(ranked.clone(), &first, 3)), [2, 4, 5]);
+        assert_eq!(ids(&keep_first(ranked.clone(), &first, 1)), [2]);
+        assert_eq!(ids(&keep_first(ranked, &[], 2)), [5, 4]);
     }
 
     #[test]

@@ -28,6 +28,50 @@ pub struct KeywordOptions {
     pub dates: bool,
 }
 
+/// Query expansion by pseudo-relevance feedback: stems of the best hits
+/// of a first search added to the query at a reduced weight (see
+/// [`expansion_weights`] for which stems are kept and their weights).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Expansion {
+    /// Candidate stems, each with its weight in the feedback documents
+    /// (e.g. Σ tf / length over them). Query stems are ignored.
+    pub stems: Vec<(String, f32)>,
+    /// Most stems kept.
+    pub terms: usize,
+    /// Query-word weight of the best kept stem (the others in proportion
+    /// to their feedback weight × idf); 0 adds nothing.
+    pub weight: f32,
+}
+
+/// Which expansion stems to keep and at what weight: each candidate `i`
+/// with feedback weight `raw[i].0` and document frequency `raw[i].1` in a
+/// corpus of `n` documents rates `raw · idf(df)`; the `terms` best with a
+/// positive rating are kept (ties: lower index first), weighted
+/// `weight · rating / best rating`. Returns (index, weight) pairs.
+pub fn expansion_weights(
+    raw: &[(f32, u64)],
+    n: u64,
+    terms: usize,
+    weight: f32,
+) -> Vec<(usize, f32)> {
+    let mut rated: Vec<(usize, f32)> = raw
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, df))| *df > 0)
+        .map(|(i, &(r, df))| (i, r * bm25::idf(n as f32, df as f32)))
+        .filter(|(_, x)| x.is_finite() && *x > 0.0)
+        .collect();
+    rated.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    rated.truncate(terms);
+    let Some(&(_, best)) = rated.first() else {
+        return Vec::new();
+    };
+    rated
+        .into_iter()
+        .map(|(i, x)| (i, weight * x / best))
+        .collect()
+}
+
 /// Term frequencies of a text.
 pub(crate) fn term_counts(text: &str, stop_words: bool) -> (BTreeMap<String, u32>, u32) {
     let tokens = tokenize(text, stop_words);
@@ -266,6 +310,8 @@ pub(crate) struct QueryTerms {
     pub words: Vec<TermDocs>,
     /// Per named date, the documents made on it (term frequency 1).
     pub dates: Vec<TermDocs>,
+    /// Expansion stems ([`Expansion`]): their documents and weights.
+    pub expansion: Vec<(TermDocs, f32)>,
 }
 
 /// Reads the [`QueryTerms`] of `query` in `corpus`.
@@ -275,12 +321,34 @@ pub(crate) fn query_terms(
     query: &str,
     stop_words: bool,
     dated: &[Vec<Uuid>],
+    expansion: Option<(&Expansion, u64)>,
 ) -> Result<QueryTerms> {
     let postings = txn.open_table(KW_POSTINGS)?;
-    let words = query_stems(query, stop_words)
+    let stems = query_stems(query, stop_words);
+    let words = stems
         .iter()
         .map(|stem| stem_postings(&postings, corpus, stem))
         .collect::<Result<Vec<_>>>()?;
+    let mut extra = Vec::new();
+    if let Some((e, n)) = expansion.filter(|(e, _)| e.weight > 0.0 && e.terms > 0) {
+        let mut docs = Vec::new();
+        let mut raw = Vec::new();
+        let mut seen: HashSet<&str> = stems.iter().map(String::as_str).collect();
+        for (stem, r) in &e.stems {
+            if !seen.insert(stem.as_str()) || !r.is_finite() || *r <= 0.0 {
+                continue;
+            }
+            let d = stem_postings(&postings, corpus, stem)?;
+            raw.push((*r, d.len() as u64));
+            docs.push(d);
+        }
+        let mut docs: Vec<Option<TermDocs>> = docs.into_iter().map(Some).collect();
+        for (i, w) in expansion_weights(&raw, n, e.terms, e.weight) {
+            if let Some(d) = docs[i].take() {
+                extra.push((d, w));
+            }
+        }
+    }
     let mut dates = Vec::new();
     if dated.iter().any(|d| !d.is_empty()) {
         let doclen = txn.open_table(KW_DOCLEN)?;
@@ -293,7 +361,11 @@ pub(crate) fn query_terms(
             dates.push(docs);
         }
     }
-    Ok(QueryTerms { words, dates })
+    Ok(QueryTerms {
+        words,
+        dates,
+        expansion: extra,
+    })
 }
 
 /// BM25 of every document holding a query term, over a corpus of `n`
@@ -304,10 +376,12 @@ pub(crate) fn bm25(terms: QueryTerms, (n, total): (u64, u64)) -> HashMap<Uuid, f
         return scores;
     }
     let avgdl = (total as f32 / n as f32).max(1e-6);
-    for docs in terms.words.into_iter().chain(terms.dates) {
+    let own = terms.words.into_iter().chain(terms.dates).map(|d| (d, 1.0));
+    for (docs, w) in own.chain(terms.expansion) {
         let idf = bm25::idf(n as f32, docs.len() as f32);
         for (id, (tf, dl)) in docs {
-            *scores.entry(id).or_insert(0.0) += bm25::term_score(idf, tf as f32, dl as f32, avgdl);
+            *scores.entry(id).or_insert(0.0) +=
+                w * bm25::term_score(idf, tf as f32, dl as f32, avgdl);
         }
     }
     scores
@@ -367,6 +441,7 @@ impl<'a> Neighbours<'a> {
 ///
 /// A date term is the memory's own (when it was made, not what it says),
 /// so it is not passed on to the next memory: tf' = tf for dates.
+/// Expansion stems count like query words, times their weight.
 pub(crate) fn bm25_in_context(
     txn: &ReadTransaction,
     terms: QueryTerms,
@@ -384,7 +459,8 @@ pub(crate) fn bm25_in_context(
     let doclen = txn.open_table(KW_DOCLEN)?;
     // Document lengths: from the terms read, else from kw_doclen.
     let mut lens: HashMap<Uuid, u32> = HashMap::new();
-    for docs in terms.words.iter().chain(&terms.dates) {
+    let expansion = terms.expansion.iter().map(|(d, _)| d);
+    for docs in terms.words.iter().chain(&terms.dates).chain(expansion) {
         lens.extend(docs.iter().map(|(&id, &(_, dl))| (id, dl)));
     }
     let neighbours = Neighbours::new(order, |id| lens.contains_key(id));
@@ -405,7 +481,9 @@ pub(crate) fn bm25_in_context(
     let avgdl = ((total + weight * (total - last).max(0.0)) / n as f32).max(1e-6);
     // Words pass `weight` × their frequency on to the next document; a
     // date term stays with its own.
-    let words = terms.words.iter().map(|docs| {
+    let weighted = terms.words.iter().map(|d| (d, 1.0));
+    let weighted = weighted.chain(terms.expansion.iter().map(|(d, w)| (d, *w)));
+    let words = weighted.map(|(docs, w)| {
         let mut joint: HashMap<Uuid, f32> = HashMap::with_capacity(docs.len() * 2);
         for (&id, &(tf, _)) in docs {
             *joint.entry(id).or_insert(0.0) += tf as f32;
@@ -413,14 +491,14 @@ pub(crate) fn bm25_in_context(
                 *joint.entry(next).or_insert(0.0) += weight * tf as f32;
             }
         }
-        joint
+        (joint, w)
     });
     let dates = terms.dates.iter().map(|docs| {
-        docs.iter()
-            .map(|(&id, &(tf, _))| (id, tf as f32))
-            .collect::<HashMap<Uuid, f32>>()
+        let joint = docs.iter().map(|(&id, &(tf, _))| (id, tf as f32)).collect();
+        (joint, 1.0)
     });
-    for joint in words.chain(dates) {
+    for (joint, w) in words.chain(dates) {
+        let joint: HashMap<Uuid, f32> = joint;
         let idf = bm25::idf(n as f32, joint.len() as f32);
         for (id, tf) in joint {
             let prev = match neighbours.prev(id) {
@@ -428,7 +506,7 @@ pub(crate) fn bm25_in_context(
                 None => 0.0,
             };
             let dl = len_of(id)? + weight * prev;
-            *scores.entry(id).or_insert(0.0) += bm25::term_score(idf, tf, dl, avgdl);
+            *scores.entry(id).or_insert(0.0) += w * bm25::term_score(idf, tf, dl, avgdl);
         }
     }
     Ok(scores)
@@ -509,6 +587,19 @@ mod tests {
                 "k={k}"
             );
         }
+    }
+
+    #[test]
+    fn expansion_keeps_the_best_rated_stems_in_proportion() {
+        // Ratings raw · idf(df) over 100 documents: a rare stem outrates a
+        // commoner one of the same raw weight; absent stems are dropped.
+        let raw = [(1.0, 50), (1.0, 2), (0.0, 1), (2.0, 0), (0.5, 2)];
+        let got = expansion_weights(&raw, 100, 2, 0.4);
+        assert_eq!(got.iter().map(|x| x.0).collect::<Vec<_>>(), [1, 4]);
+        assert!((got[0].1 - 0.4).abs() < 1e-6);
+        assert!((got[1].1 - 0.2).abs() < 1e-6);
+        assert!(expansion_weights(&raw, 100, 0, 0.4).is_empty());
+        assert_eq!(expansion_weights(&raw, 100, 9, 0.4).len(), 3);
     }
 
     #[test]

@@ -717,6 +717,23 @@ impl Snapshot<'_> {
         k: usize,
         opts: &KeywordOptions,
     ) -> Result<Vec<(Uuid, f32)>> {
+        self.keyword_search_expanded(scope, filter, query, k, opts, None)
+    }
+
+    /// [`Snapshot::keyword_search_with`] with query expansion: the stems
+    /// of `expansion` that are not query stems, rated by their feedback
+    /// weight × idf in the scope, the best `expansion.terms` of them
+    /// scoring as query words at a reduced weight
+    /// ([`keyword::expansion_weights`]).
+    pub fn keyword_search_expanded(
+        &self,
+        scope: &Scope,
+        filter: Option<&Filter>,
+        query: &str,
+        k: usize,
+        opts: &KeywordOptions,
+        expansion: Option<&keyword::Expansion>,
+    ) -> Result<Vec<(Uuid, f32)>> {
         let Some(scope) = Self::effective_scope(scope, filter)? else {
             return Ok(Vec::new());
         };
@@ -776,7 +793,14 @@ impl Snapshot<'_> {
             prefix: keyword::scope_prefix(kind, v),
             ids: multi.then_some(&ids),
         };
-        let terms = keyword::query_terms(&self.txn, &corpus, query, self.store.stop_words, &dated)?;
+        let terms = keyword::query_terms(
+            &self.txn,
+            &corpus,
+            query,
+            self.store.stop_words,
+            &dated,
+            expansion.map(|e| (e, stats.0)),
+        )?;
         let scores = if context {
             keyword::bm25_in_context(&self.txn, terms, stats, &order, opts.context_weight)?
         } else {

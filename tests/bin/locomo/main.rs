@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! cargo run --release -p memlayer-tests --bin locomo -- [--file LOCOMO.json]
-//!     [--db DIR] [--configs default,keyword,semantic[:ctx=W][:k=K][:w=S][:dates=0]]
+//!     [--db DIR] [--configs default,keyword,semantic[:ctx=W][:k=K][:w=S][:dates=0][:fb=G][:fbd=R][:fbt=T]]
 //!     [--convs N]
 //!     [--json OUT.json] [--lab]
 //!     [--candle-only] [--compare-ingest]
@@ -407,9 +407,10 @@ fn main() {
     );
     let mut runs = vec![bm25_baseline(&turns, &questions)];
     for spec in configs.split(',').filter(|c| !c.is_empty()) {
-        // "NAME[:ctx=W][:k=K][:w=S][:dates=0]": a configuration with
-        // overrides of context_weight, bm25_k, semantic_weight and
-        // query_dates (for sweeps).
+        // "NAME[:ctx=W][:k=K][:w=S][:dates=0][:fb=G][:fbd=R][:fbt=T]": a
+        // configuration with overrides of context_weight, bm25_k,
+        // semantic_weight, query_dates, feedback_weight, feedback_docs and
+        // feedback_terms (for sweeps).
         let mut parts = spec.split(':');
         let name = parts.next().unwrap_or_default();
         let search = match name {
@@ -439,6 +440,18 @@ fn main() {
                 },
                 "w" => SearchConfig {
                     semantic_weight: v,
+                    ..s
+                },
+                "fb" => SearchConfig {
+                    feedback_weight: v,
+                    ..s
+                },
+                "fbd" => SearchConfig {
+                    feedback_docs: v as usize,
+                    ..s
+                },
+                "fbt" => SearchConfig {
+                    feedback_terms: v as usize,
                     ..s
                 },
                 other => panic!("--configs: unknown override {other}"),
