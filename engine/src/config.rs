@@ -191,9 +191,14 @@ pub struct SearchConfig {
     /// frequency in those hits × idf), and the keyword side is scored
     /// again. Those best hits keep their places at the top; the expanded
     /// scores order the rest, so feedback finds memories that say the same
-    /// thing in other words without moving the first hits. 0 turns it off
-    /// (one keyword search less per query). Default 0.3 (LOCOMO dev half:
-    /// R@10 0.742 → 0.762, R@1 and R@5 unchanged; docs/benchmarks.md).
+    /// thing in other words without moving the first hits. A stem with
+    /// more than 1,000 postings in the scope is too common to join (and
+    /// to read). 0 turns it off (the default). With 0.3 (and
+    /// `feedback_terms` 20), LOCOMO's dev half gains R@10 0.742 → 0.762
+    /// with R@1 and R@5 unchanged, but the second keyword search costs
+    /// +2.5 ms p50 at ~550 memories per scope and 3–4× the search time at
+    /// 10k memories of a small vocabulary (docs/benchmarks.md), so it is
+    /// off until it is cheaper.
     pub feedback_weight: f32,
     /// Pseudo-relevance feedback: the best hits of the first ranking whose
     /// stems may join the query.
@@ -216,7 +221,7 @@ impl Default for SearchConfig {
             bm25_k: 4.0,
             context_weight: 0.7,
             query_dates: true,
-            feedback_weight: 0.3,
+            feedback_weight: 0.0,
             feedback_docs: 5,
             feedback_terms: 20,
             query_cache: 256,
@@ -382,35 +387,22 @@ impl MemoryConfig {
                 format!("must be in 1..={}", crate::search::MAX_LIMIT),
             ));
         }
-        if !(0.0..=1.0).contains(&s.semantic_weight) {
-            return Err(MemoryError::invalid(
-                "search.semantic_weight",
-                "must be in 0..=1",
-            ));
+        for (key, v) in [
+            ("search.semantic_weight", s.semantic_weight),
+            ("search.context_weight", s.context_weight),
+            ("search.feedback_weight", s.feedback_weight),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(MemoryError::invalid(key, "must be in 0..=1"));
+            }
         }
-        if !(0.0..=1.0).contains(&s.context_weight) {
-            return Err(MemoryError::invalid(
-                "search.context_weight",
-                "must be in 0..=1",
-            ));
-        }
-        if !(0.0..=1.0).contains(&s.feedback_weight) {
-            return Err(MemoryError::invalid(
-                "search.feedback_weight",
-                "must be in 0..=1",
-            ));
-        }
-        if !(1..=100).contains(&s.feedback_docs) {
-            return Err(MemoryError::invalid(
-                "search.feedback_docs",
-                "must be in 1..=100",
-            ));
-        }
-        if !(1..=100).contains(&s.feedback_terms) {
-            return Err(MemoryError::invalid(
-                "search.feedback_terms",
-                "must be in 1..=100",
-            ));
+        for (key, v) in [
+            ("search.feedback_docs", s.feedback_docs),
+            ("search.feedback_terms", s.feedback_terms),
+        ] {
+            if !(1..=100).contains(&v) {
+                return Err(MemoryError::invalid(key, "must be in 1..=100"));
+            }
         }
         if !(s.bm25_k.is_finite() && s.bm25_k > 0.0) {
             return Err(MemoryError::invalid("search.bm25_k", "must be > 0"));

@@ -110,6 +110,18 @@ mod tests {
         }
     }
 
+    /// Ranked by cosine alone (no BM25), default settings, limit 10.
+    fn plain(cands: Vec<(Record, f32)>, now: Timestamp) -> Vec<(Record, ScoreDetails)> {
+        rank(
+            cands,
+            &HashMap::new(),
+            &SearchConfig::default(),
+            now,
+            None,
+            10,
+        )
+    }
+
     #[test]
     fn fused_order_threshold_and_limit() {
         let now = Timestamp::now();
@@ -140,14 +152,7 @@ mod tests {
             .collect();
         // Expanded order: 5 4 3 2 1; the first ranking's best were 2 then 4
         // (and 9, no longer a candidate: skipped).
-        let ranked = rank(
-            cands,
-            &HashMap::new(),
-            &SearchConfig::default(),
-            now,
-            None,
-            10,
-        );
+        let ranked = plain(cands, now);
         let first = [2u128, 4, 9].map(Uuid::from_u128);
         let ids = |hits: &[(Record, ScoreDetails)]| -> Vec<u128> {
             hits.iter().map(|(m, _)| m.id.as_u128()).collect()
@@ -165,14 +170,7 @@ mod tests {
     fn ties_break_by_id() {
         let now = Timestamp::now();
         let cands = vec![(rec(1, "a", now), 0.5), (rec(2, "b", now), 0.5)];
-        let hits = rank(
-            cands,
-            &HashMap::new(),
-            &SearchConfig::default(),
-            now,
-            None,
-            10,
-        );
+        let hits = plain(cands, now);
         assert_eq!(hits[0].0.id.as_u128(), 2);
     }
 
@@ -180,14 +178,7 @@ mod tests {
     fn rerank_reorders_and_checks_the_count() {
         let now = Timestamp::now();
         let cands = vec![(rec(1, "a", now), 0.9), (rec(2, "b", now), 0.5)];
-        let mut hits = rank(
-            cands,
-            &HashMap::new(),
-            &SearchConfig::default(),
-            now,
-            None,
-            10,
-        );
+        let mut hits = plain(cands, now);
         apply_rerank(&mut hits, vec![0.1, 0.7]).unwrap();
         assert_eq!(hits[0].0.id.as_u128(), 2);
         assert_eq!(hits[0].1.rerank, Some(0.7));

@@ -271,15 +271,34 @@ fn stem_postings(
     corpus: &Corpus<'_>,
     stem: &str,
 ) -> Result<HashMap<Uuid, (u32, u32)>> {
+    Ok(stem_postings_upto(postings, corpus, stem, usize::MAX)?.unwrap_or_default())
+}
+
+/// Most postings read for one expansion stem: a stem with more is too
+/// common to tell memories apart (and reading it would cost more than the
+/// whole first search in a large scope), so it is dropped.
+pub const MAX_EXPANSION_POSTINGS: usize = 1000;
+
+/// [`stem_postings`], or `None` once the prefix scan has read more than
+/// `cap` postings.
+fn stem_postings_upto(
+    postings: &redb::ReadOnlyTable<&'static [u8], u64>,
+    corpus: &Corpus<'_>,
+    stem: &str,
+    cap: usize,
+) -> Result<Option<HashMap<Uuid, (u32, u32)>>> {
     let mut start = corpus.prefix.clone();
     start.extend_from_slice(stem.as_bytes());
     let mut tfs: HashMap<Uuid, (u32, u32)> = HashMap::new();
     let (mut last_term, mut same_stem): (Option<String>, bool) = (None, false);
-    for entry in postings.range(start.as_slice()..)? {
+    for (read, entry) in postings.range(start.as_slice()..)?.enumerate() {
         let (k, v) = entry?;
         let key = k.value();
         if !key.starts_with(&start) {
             break;
+        }
+        if read >= cap {
+            return Ok(None);
         }
         let (_, term, id) = split_posting_key(key)?;
         // Keys come sorted by term: stem each distinct word once.
@@ -293,7 +312,7 @@ fn stem_postings(
             e.0 = e.0.saturating_add(tf);
         }
     }
-    Ok(tfs)
+    Ok(Some(tfs))
 }
 
 /// One query term's documents: id → (term frequency, document length).
@@ -338,7 +357,10 @@ pub(crate) fn query_terms(
             if !seen.insert(stem.as_str()) || !r.is_finite() || *r <= 0.0 {
                 continue;
             }
-            let d = stem_postings(&postings, corpus, stem)?;
+            let Some(d) = stem_postings_upto(&postings, corpus, stem, MAX_EXPANSION_POSTINGS)?
+            else {
+                continue;
+            };
             raw.push((*r, d.len() as u64));
             docs.push(d);
         }

@@ -868,3 +868,50 @@ fn caller_given_created_at_orders_lists_and_survives_updates() {
         .items;
     assert_eq!(left.iter().map(|m| m.id).collect::<Vec<_>>(), vec![now, a]);
 }
+
+#[test]
+fn expansion_stems_score_at_their_weight_and_too_common_ones_are_dropped() {
+    use memlayer_store::keyword::{Expansion, MAX_EXPANSION_POSTINGS};
+    let dir = tempfile::tempdir().unwrap();
+    let s = open_fast(&dir.path().join("s.redb"));
+    let u = Scope::user("u");
+    let kitchen = s
+        .add(mem("the sunrise hangs in the kitchen", u.clone()))
+        .unwrap();
+    // More memories holding "note" than an expansion stem may read.
+    let mut b = WriteBatch::new();
+    for i in 0..=MAX_EXPANSION_POSTINGS {
+        b.insert(mem(&format!("note number {i}"), u.clone()));
+    }
+    s.commit(b).unwrap();
+    let opts = KeywordOptions::default();
+    let search = |stems: &[(&str, f32)]| {
+        let e = Expansion {
+            stems: stems
+                .iter()
+                .map(|(t, w)| (memlayer_text::stem(t), *w))
+                .collect(),
+            terms: 10,
+            weight: 0.3,
+        };
+        s.snapshot()
+            .unwrap()
+            .keyword_search_expanded(&u, None, "watercolour", 5, &opts, Some(&e))
+            .unwrap()
+    };
+    // No memory holds the query word; the expansion stem finds one.
+    let hits = search(&[("sunrise", 1.0)]);
+    assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [kitchen.id]);
+    let alone = s
+        .snapshot()
+        .unwrap()
+        .keyword_search_with(&u, None, "sunrise", 5, &opts)
+        .unwrap();
+    assert!(
+        (hits[0].1 - 0.3 * alone[0].1).abs() < 1e-5,
+        "{hits:?} {alone:?}"
+    );
+    // "note" is in more memories than the cap: dropped, nothing found.
+    assert!(search(&[("note", 1.0)]).is_empty());
+    assert_eq!(search(&[("note", 1.0), ("sunrise", 0.5)]).len(), 1);
+}
