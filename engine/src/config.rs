@@ -196,7 +196,7 @@ pub struct SearchConfig {
     /// to read). 0 turns it off (the default). With 0.3 (and
     /// `feedback_terms` 20), LOCOMO's dev half gains R@10 0.742 → 0.762
     /// with R@1 and R@5 unchanged, but the second keyword search costs
-    /// +2.5 ms p50 at ~550 memories per scope and 3–4× the search time at
+    /// +2.5 ms p50 at ~550 memories per scope and 2.5× the search time at
     /// 10k memories of a small vocabulary (docs/benchmarks.md), so it is
     /// off until it is cheaper.
     pub feedback_weight: f32,
