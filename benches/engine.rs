@@ -8,6 +8,8 @@
 //! printed and written to target/criterion/engine-search-percentiles.json.
 //! Memory vectors are real MiniLM embeddings of generated facts, cached under
 //! ~/.cache/memlayer/bench-data/engine/ after the first run.
+//! `MEMLAYER_BENCH_ONLY=search` runs one group; `MEMLAYER_BENCH_CASES=100k_one_scope`
+//! (comma-separated) only those databases of the search group.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -148,6 +150,10 @@ fn search(c: &mut Criterion) {
         ("100k_one_scope", 100_000, 1),
         ("100_scopes_of_1k", 100_000, 100),
     ] {
+        // `MEMLAYER_BENCH_CASES=100k_one_scope,…` runs only those databases.
+        if std::env::var("MEMLAYER_BENCH_CASES").is_ok_and(|c| !c.split(',').any(|x| x == name)) {
+            continue;
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let mem = build_db(dir.path(), &emb, &texts, &vecs, n, scopes);
         let opts: Vec<SearchOptions> = (0..scopes.min(100))
@@ -163,16 +169,27 @@ fn search(c: &mut Criterion) {
         });
         // Percentiles over every query, 5 rounds.
         let mut lat = Vec::new();
+        let mut stages: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
         for r in 0..5 {
             for (qi, q) in queries.iter().enumerate() {
                 let t = Instant::now();
                 let hits = mem.search(q, &opts[(qi + r) % opts.len()]).expect("search");
                 lat.push(t.elapsed().as_secs_f64() * 1e3);
                 assert!(!hits.results.is_empty());
+                for &(stage, ms) in hits.timings.stages() {
+                    stages.entry(stage).or_default().push(ms);
+                }
             }
         }
         let (p50, p95) = (pct(&mut lat, 0.5), pct(&mut lat, 0.95));
-        eprintln!("search {name}: p50 {p50:.2} ms, p95 {p95:.2} ms");
+        let by_stage: Vec<String> = stages
+            .iter_mut()
+            .map(|(stage, v)| format!("{stage} {:.2}", pct(v, 0.5)))
+            .collect();
+        eprintln!(
+            "search {name}: p50 {p50:.2} ms, p95 {p95:.2} ms (stage p50s, ms: {})",
+            by_stage.join(", ")
+        );
         table.push(serde_json::json!({"db": name, "memories": n, "scopes": scopes, "p50_ms": p50, "p95_ms": p95}));
     }
     g.finish();

@@ -113,6 +113,7 @@ impl MemoryBuilder {
             self.config.hnsw_params(),
             self.config.index.snapshot,
         )?;
+        let keywords = crate::keywords::Keywords::open(&store)?;
         let query_cache = self.config.search.query_cache;
         let chat = OnceLock::new();
         if let Some(c) = self.chat {
@@ -122,6 +123,7 @@ impl MemoryBuilder {
             inner: Arc::new(Inner {
                 store,
                 vectors,
+                keywords,
                 embedder,
                 chat,
                 chat_loading: Mutex::new(()),

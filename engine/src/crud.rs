@@ -162,6 +162,7 @@ impl Memory {
         self.inner.graph_cache.invalidate();
         let report = report?;
         let seq = self.inner.store.commit_seq()?;
+        self.inner.keywords.remove(&ids);
         self.inner.vectors.apply(
             seq,
             ids.into_iter().map(|id| Change::Delete { id }).collect(),
@@ -186,6 +187,7 @@ impl Memory {
         let info = self.inner.store.reset();
         self.inner.graph_cache.invalidate();
         let info = info?;
+        self.inner.keywords.clear();
         self.inner.vectors.clear(info.seq)?;
         self.inner.vectors.remove_snapshot();
         Ok(())
@@ -219,6 +221,7 @@ impl Memory {
         let stats = self.inner.store.import_jsonl(r);
         self.inner.graph_cache.invalidate();
         let stats = stats?;
+        self.inner.keywords.rebuild(&self.inner.store)?;
         self.inner.vectors.rebuild(&self.inner.store)?;
         Ok(stats)
     }

@@ -39,6 +39,7 @@ mod crud;
 mod error;
 mod graph;
 pub mod graph_llm;
+mod keywords;
 pub mod llm_output;
 mod memory;
 mod messages;

@@ -22,6 +22,8 @@ use crate::vectors::{Change, IndexOrigin, Vectors};
 pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) vectors: Vectors,
+    /// The keyword index, kept in memory like the vectors.
+    pub(crate) keywords: crate::keywords::Keywords,
     pub(crate) embedder: Arc<dyn Embedder>,
     pub(crate) chat: OnceLock<Arc<dyn ChatModel>>,
     pub(crate) chat_loading: Mutex<()>,
@@ -191,6 +193,10 @@ impl Memory {
             return Ok(());
         }
         let info = self.inner.store.commit(batch)?;
+        if let Err(e) = self.inner.keywords.apply(&self.inner.store, &changes) {
+            tracing::error!(error = %e, "keyword index update failed after commit; rebuilding it");
+            self.inner.keywords.rebuild(&self.inner.store)?;
+        }
         if let Err(e) = self.inner.vectors.apply(info.seq, changes) {
             // The store is the source of truth: bring the index back in line.
             tracing::error!(error = %e, "index update failed after commit; rebuilding the index");

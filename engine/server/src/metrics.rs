@@ -108,7 +108,7 @@ impl Default for Metrics {
         registry.register("facts_extracted", "Facts extracted by add", facts.clone());
         registry.register(
             "stage_duration_seconds",
-            "Time per pipeline stage (add: extract, fact_check, attribute, graph_extract, embed, candidates, reconcile, commit, store; search: embed, candidates, rank, rerank, graph)",
+            "Time per pipeline stage (add: extract, fact_check, attribute, graph_extract, embed, candidates, reconcile, commit, store; search: embed, keyword, semantic, fetch, feedback, rank, rerank, graph)",
             stage_latency.clone(),
         );
         Metrics {

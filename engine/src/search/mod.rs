@@ -4,7 +4,8 @@
 //! 2. embed the query (or take it from the cache of recent queries,
 //!    `search.query_cache`);
 //! 3. candidates: scoped HNSW hits (the beam widens while post-filters
-//!    reject hits) ∪ scoped BM25 hits from the store (query words match by
+//!    reject hits) ∪ scoped BM25 hits from the in-memory keyword index
+//!    (`keywords`, scored as the store scores them; query words match by
 //!    stem; a memory's BM25 counts the words of the memory stored before it
 //!    in the scope at `context_weight`; a date the query names counts as a
 //!    word of every memory made on it; their cosine from the stored
@@ -73,8 +74,7 @@ impl Memory {
             now,
         };
         let t = timings.record("embed", t);
-        let c = self.search_candidates(&q, cfg)?;
-        let t = timings.record("candidates", t);
+        let (c, t) = self.search_candidates(&q, cfg, &mut timings, t)?;
         let mut hits = if c.first.is_empty() {
             rank::rank(c.hits, &c.bm25, cfg, now, threshold, limit)
         } else {
@@ -119,11 +119,23 @@ impl Memory {
     /// keyword search runs again with the query expanded by the stems of
     /// the best `feedback_docs` ([`feedback_stems`]); its scores replace
     /// the first ones (the semantic candidates are kept).
-    fn search_candidates(&self, q: &Query<'_>, cfg: &crate::SearchConfig) -> Result<Candidates> {
+    ///
+    /// Stages timed: `keyword`, `semantic` (HNSW and the hits' records),
+    /// `fetch` (the keyword hits' records and vectors), `feedback`.
+    fn search_candidates(
+        &self,
+        q: &Query<'_>,
+        cfg: &crate::SearchConfig,
+        timings: &mut crate::types::StageTimings,
+        t: std::time::Instant,
+    ) -> Result<(Candidates, std::time::Instant)> {
         let snap = self.inner.store.snapshot()?;
         let keyword = self.keyword_hits(&snap, q, None)?;
+        let t = timings.record("keyword", t);
         let mut c = self.semantic_candidates(&snap, q)?;
+        let t = timings.record("semantic", t);
         let mut bm25 = self.add_keyword_candidates(&snap, q, keyword, &mut c)?;
+        let mut t = timings.record("fetch", t);
         let mut first_ids = Vec::new();
         if cfg.feedback_weight > 0.0 && cfg.semantic_weight < 1.0 {
             let hits: Vec<(Record, f32)> = c.values().cloned().collect();
@@ -138,12 +150,14 @@ impl Memory {
                 bm25 = self.add_keyword_candidates(&snap, q, keyword, &mut c)?;
                 first_ids = first.iter().map(|(m, _)| m.id).collect();
             }
+            t = timings.record("feedback", t);
         }
-        Ok(Candidates {
+        let c = Candidates {
             hits: c.into_values().collect(),
             bm25,
             first: first_ids,
-        })
+        };
+        Ok((c, t))
     }
 
     /// The best keyword hits of the scope (none when search is semantic
@@ -162,7 +176,23 @@ impl Memory {
             context_weight: cfg.context_weight,
             dates: cfg.query_dates,
         };
-        Ok(snap.keyword_search_expanded(q.scope, q.filter, q.text, q.pool(), &opts, expansion)?)
+        let pool = q.pool();
+        let kw = &self.inner.keywords;
+        let Some(f) = q.filter else {
+            return Ok(kw.search(q.scope, q.text, &opts, expansion, Some(pool)));
+        };
+        // A filter is checked on the stored record, best first, until the
+        // pool is full.
+        let mut out = Vec::with_capacity(pool);
+        for (id, score) in kw.search(q.scope, q.text, &opts, expansion, None) {
+            if out.len() == pool {
+                break;
+            }
+            if snap.get(id)?.is_some_and(|m| f.matches(&m)) {
+                out.push((id, score));
+            }
+        }
+        Ok(out)
     }
 
     /// Semantic candidates: scoped HNSW hits that pass the filter, the beam

@@ -300,6 +300,11 @@ impl Store {
         self.dims
     }
 
+    /// Whether the keyword index drops stop words (pinned at creation).
+    pub fn stop_words(&self) -> bool {
+        self.stop_words
+    }
+
     pub(crate) fn stop_words_pinned(&self) -> bool {
         self.stop_words
     }
