@@ -8,11 +8,11 @@
 //! thread dispatch for tiny matmuls). Here every step writes into buffers
 //! of the right shape, Q/K/V are one fused projection, and each linear
 //! layer's weights are packed in 16-output panels read as sequential
-//! streams by a register-blocked microkernel (4 tokens × 16 outputs of
-//! accumulators; f16 weights on AVX2 + FMA + F16C where the CPU has them,
-//! f32 weights and a portable loop otherwise). A sequence of 8 or more
-//! tokens is split into two row halves on two threads, which meet once per
-//! layer (attention needs every row's keys and values).
+//! streams by a register-blocked microkernel (up to 4 tokens × 16 outputs
+//! of accumulators; f16 weights on AVX2 + FMA + F16C where the CPU has
+//! them, f32 weights and a portable loop otherwise). A sequence of 4 or
+//! more tokens is split into two row halves on two threads, which meet
+//! once per layer (attention needs every row's keys and values).
 //!
 //! Same arithmetic as the Candle path (f32 throughout, exact-erf GELU,
 //! LayerNorm with the model's epsilon); the tests check it against Candle
@@ -171,8 +171,8 @@ impl SmallEncoder {
             }
         }
         layer_norm(&mut x, h, &self.emb_ln, self.eps);
-        // Two row halves on two threads when the sequence has at least two
-        // microkernel blocks of rows and a second worker exists; each half
+        // Two row halves on two threads when the sequence has at least 4
+        // rows and a second worker exists; each half
         // runs a whole layer (attention for its query rows, the projections,
         // the feed-forward) and the next layer's Q/K/V for its rows, so the
         // halves meet once per layer, where attention needs every row's K/V.
@@ -330,14 +330,15 @@ struct Scratch {
     inter: Vec<f32>,
 }
 
-/// Where a sequence of `n` rows is split between two threads: the first
-/// half rounded up to whole 4-row microkernel blocks; `n` (no split) when
-/// there is one thread or fewer than two blocks of rows.
+/// Where a sequence of `n` rows is split between two threads: in two
+/// halves (the first one row longer when `n` is odd), each run in blocks
+/// of up to 4 rows; `n` (no split) when there is one thread or fewer
+/// than 4 rows.
 fn split_rows(n: usize, threads: usize) -> usize {
-    if threads < 2 || n < 2 * ROWS {
+    if threads < 2 || n < ROWS {
         return n;
     }
-    n.div_ceil(2 * ROWS) * ROWS
+    n.div_ceil(2)
 }
 
 fn get_tensor(tensors: &HashMap<String, Tensor>, name: &str, len: usize) -> Option<Vec<f32>> {
@@ -379,7 +380,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Output columns per weight panel (two 8-lane AVX2 vectors).
 const PANEL: usize = 16;
-/// Token rows per microkernel call.
+/// Most token rows per microkernel call.
 const ROWS: usize = 4;
 
 /// A linear layer's weights packed in panels: for each group of 16
@@ -463,7 +464,6 @@ impl Linear {
     pub(crate) fn apply_into(&self, x: &[f32], n: usize, out: &mut [f32]) {
         let (m, k) = (self.b.len(), self.k);
         debug_assert!(x.len() >= n * k && out.len() == n * m);
-        let mut pad = Vec::new();
         // Panel by panel, so one panel's weights stay in cache while every
         // block of rows reads them.
         for p in 0..m.div_ceil(PANEL) {
@@ -473,15 +473,7 @@ impl Linear {
             let mut r = 0;
             while r < n {
                 let rows = (n - r).min(ROWS);
-                let mut xs = &x[r * k..(r + rows) * k];
-                if rows < ROWS && self.simd() {
-                    // The SIMD kernels take 4 rows: pad with zeros.
-                    pad.clear();
-                    pad.extend_from_slice(xs);
-                    pad.resize(ROWS * k, 0.0);
-                    xs = &pad;
-                }
-                let acc = self.kernel(xs, p);
+                let acc = self.kernel(&x[r * k..(r + rows) * k], p);
                 for (i, vals) in acc.iter().take(rows).enumerate() {
                     let dst = &mut out[(r + i) * m + o0..][..w];
                     for ((d, v), bb) in dst.iter_mut().zip(vals).zip(bias) {
@@ -493,17 +485,7 @@ impl Linear {
         }
     }
 
-    /// Whether [`Linear::kernel`] takes the SIMD path (4 rows at a time).
-    fn simd(&self) -> bool {
-        match self.packed {
-            Packed::F32(_) => false,
-            #[cfg(target_arch = "x86_64")]
-            Packed::F16(_) => true,
-        }
-    }
-
-    /// Up to 4 rows of `x` (each `k` long; exactly 4 on a SIMD path) times
-    /// panel `p`.
+    /// 1 to 4 rows of `x` (each `k` long) times panel `p`.
     fn kernel(&self, x: &[f32], p: usize) -> [[f32; PANEL]; ROWS] {
         let k = self.k;
         let rows = x.len() / k.max(1);
@@ -516,10 +498,16 @@ impl Linear {
             #[cfg(target_arch = "x86_64")]
             Packed::F16(panels) => {
                 let panel = &panels[p * k * PANEL..(p + 1) * k * PANEL];
-                assert!(rows == ROWS, "the f16 kernel takes 4 rows");
                 // SAFETY: F16C, AVX2 and FMA are present (the panels are
-                // f16 only then); x holds 4·k and the panel 16·k values.
-                unsafe { panel_avx2_f16(x, k, panel, &mut acc) };
+                // f16 only then); x holds rows·k and the panel 16·k values.
+                unsafe {
+                    match rows {
+                        4.. => panel_avx2_f16::<4>(x, k, panel, &mut acc),
+                        3 => panel_avx2_f16::<3>(x, k, panel, &mut acc),
+                        2 => panel_avx2_f16::<2>(x, k, panel, &mut acc),
+                        _ => panel_avx2_f16::<1>(x, k, panel, &mut acc),
+                    }
+                }
             }
         }
         acc
@@ -544,23 +532,29 @@ unsafe fn to_f16(src: &[f32], dst: &mut [u16]) {
     }
 }
 
-/// The microkernel on AVX2 + FMA + F16C: 8 accumulators (4 rows × 2
-/// vectors of 8 lanes); per input step two f16 weight loads widened to
-/// f32, four broadcasts, 8 FMAs.
+/// The microkernel on AVX2 + FMA + F16C for `R` (1 to 4) rows: 2·R
+/// accumulators (R rows × 2 vectors of 8 lanes); per input step two f16
+/// weight loads widened to f32, R broadcasts, 2·R FMAs. A block of fewer
+/// than 4 rows (a query's last rows) costs its own rows, not 4.
 ///
 /// # Safety
-/// The CPU must support AVX2, FMA and F16C; `x.len() >= 4·k` and
-/// `panel.len() >= 16·k`.
+/// The CPU must support AVX2, FMA and F16C; `R <= 4`, `x.len() >= R·k`
+/// and `panel.len() >= 16·k`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn panel_avx2_f16(x: &[f32], k: usize, panel: &[u16], acc: &mut [[f32; PANEL]; ROWS]) {
+unsafe fn panel_avx2_f16<const R: usize>(
+    x: &[f32],
+    k: usize,
+    panel: &[u16],
+    acc: &mut [[f32; PANEL]; ROWS],
+) {
     use std::arch::x86_64::*;
     let z = _mm256_setzero_ps();
-    let mut c = [[z; 2]; ROWS];
+    let mut c = [[z; 2]; R];
     let (xp, wp) = (x.as_ptr(), panel.as_ptr());
     for j in 0..k {
         // SAFETY: j < k, so 16·j + 16 ≤ 16·k ≤ panel.len() and
-        // r·k + j < 4·k ≤ x.len() (the caller's bounds).
+        // r·k + j < R·k ≤ x.len() (the caller's bounds).
         unsafe {
             let w = wp.add(j * PANEL);
             let w0 = _mm256_cvtph_ps(_mm_loadu_si128(w.cast()));
@@ -717,8 +711,6 @@ mod tests {
         let panel: Vec<f32> = (0..k * PANEL)
             .map(|i| ((i * 7 % 19) as f32 - 9.0) / 4.0)
             .collect();
-        let mut slow = [[0f32; PANEL]; ROWS];
-        panel_portable(&x, k, ROWS, &panel, &mut slow);
         // Panel 0 of a layer whose weights are that panel, f32 and f16.
         let mut w = vec![0f32; PANEL * k];
         for o in 0..PANEL {
@@ -726,13 +718,22 @@ mod tests {
                 w[o * k + j] = panel[j * PANEL + o];
             }
         }
-        for f16 in [false, true] {
-            let lin = Linear::with_f16(&w, vec![0.0; PANEL], f16);
-            let fast = lin.kernel(&x, 0);
-            for r in 0..ROWS {
-                for l in 0..PANEL {
-                    // Weights here are multiples of 1/4: exact in f16.
-                    assert!((slow[r][l] - fast[r][l]).abs() < 1e-4, "f16={f16}");
+        // Blocks of 1 to 4 rows (a query's last block is often short).
+        for rows in 1..=ROWS {
+            let x = &x[..rows * k];
+            let mut slow = [[0f32; PANEL]; ROWS];
+            panel_portable(x, k, rows, &panel, &mut slow);
+            assert!(slow[rows - 1].iter().any(|&v| v != 0.0));
+            for f16 in [false, true] {
+                let lin = Linear::with_f16(&w, vec![0.0; PANEL], f16);
+                let fast = lin.kernel(x, 0);
+                for r in 0..ROWS {
+                    for l in 0..PANEL {
+                        // Weights here are multiples of 1/4: exact in f16;
+                        // rows past the block stay 0 in both.
+                        let ok = (slow[r][l] - fast[r][l]).abs() < 1e-4;
+                        assert!(ok, "rows={rows} f16={f16} r={r}");
+                    }
                 }
             }
         }
@@ -807,7 +808,7 @@ mod tests {
             x
         };
         let one = enc.encode(embedded(&enc), n, n);
-        for split in [4, 8, 12] {
+        for split in [1, 4, 5, 7, 8, 12] {
             let two = enc.encode(embedded(&enc), n, split);
             let worst = one
                 .iter()
@@ -818,8 +819,13 @@ mod tests {
         }
         assert_eq!(whole.len(), one.len());
         assert_eq!(
-            (split_rows(16, 2), split_rows(9, 2), split_rows(7, 2)),
-            (8, 8, 7)
+            (
+                split_rows(16, 2),
+                split_rows(9, 2),
+                split_rows(5, 2),
+                split_rows(3, 2)
+            ),
+            (8, 5, 3, 3)
         );
         assert_eq!(split_rows(16, 1), 16);
     }

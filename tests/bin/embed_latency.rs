@@ -1,7 +1,7 @@
 //! Query-embedding latency of the default embedder (MiniLM-L6-v2), with a
 //! text's pass on one thread and split in two row halves (the default), by query
 //! length: p50 / p95 of `Embedder::embed` (tokenizing + the single-text
-//! fast path) for queries of exactly 8, 16 and 32 tokens ([CLS] and [SEP]
+//! fast path) for queries of exactly 6, 8, 10, 12, 16 and 32 tokens ([CLS] and [SEP]
 //! included), and of tokenizing alone; then `embed_batch` throughput on
 //! 32 texts of 16 and of 128 tokens, in texts/s and in GFLOP/s of the
 //! encoder's matrix products (2 · 10.6 M multiply-adds per token for
@@ -80,7 +80,7 @@ fn run(e: &BertEmbedder, rounds: usize) {
     );
     println!("| tokens | embed p50 ms | embed p95 ms | tokenize p50 ms |");
     println!("|---|---|---|---|");
-    for tokens in [8usize, 16, 32] {
+    for tokens in [6usize, 8, 10, 12, 16, 32] {
         let qs: Vec<String> = (0..rounds).map(|s| query(e, tokens, s)).collect();
         for q in qs.iter().take(20) {
             e.embed(q).expect("embed");
