@@ -43,8 +43,9 @@ pub(crate) struct ScopeIndex {
     pub lens: Vec<u32>,
     /// Id of the memory at each position of `order`.
     pub ids: Vec<Uuid>,
-    /// Term id → (position in `order`, term frequency), in no particular
-    /// order: a query reads positions without touching the documents.
+    /// Term id → (position in `order`, term frequency), by position: a
+    /// query reads positions without touching the documents, and sweeps
+    /// its per-position arrays in one direction.
     pub postings: HashMap<u32, Vec<(u32, u32)>>,
     /// `order` is out of order (an insert before the last memory).
     unsorted: bool,
@@ -174,7 +175,9 @@ impl State {
                 }
             }
             for &(t, tf) in &stems {
-                si.postings.entry(t).or_default().push((p, tf));
+                let list = si.postings.entry(t).or_default();
+                let at = list.partition_point(|x| x.0 < p);
+                list.insert(at, (p, tf));
             }
             if let Some(l) = si.lens.get_mut(p as usize) {
                 *l = len;
@@ -228,6 +231,7 @@ impl State {
                     si.ids.push(doc.id);
                 }
             }
+            let resort = si.unsorted;
             si.postings.retain(|_, list| {
                 list.retain_mut(|x| match moved.get(x.0 as usize) {
                     Some(&p) if p != u32::MAX => {
@@ -236,6 +240,11 @@ impl State {
                     }
                     _ => false,
                 });
+                // Dropping deleted positions keeps the order; a re-sorted
+                // scope moves positions around.
+                if resort {
+                    list.sort_unstable_by_key(|x| x.0);
+                }
                 !list.is_empty()
             });
             si.unsorted = false;
@@ -295,8 +304,7 @@ mod tests {
             assert_eq!(st.doc(s).unwrap().pos[0] as usize, p);
         }
         let lake = st.terms[&memlayer_text::stem("lake")];
-        let mut lake_docs = si.postings[&lake].clone();
-        lake_docs.sort();
+        let lake_docs = si.postings[&lake].clone();
         // Position 1 is memory 2 ("red lake lake"), 2 memory 3 ("blue lake").
         assert_eq!(lake_docs, [(1, 2), (2, 1)]);
         // The run dimension holds only memory 2.
@@ -310,5 +318,10 @@ mod tests {
         assert!(!st.scopes[&key].postings.contains_key(&lake));
         assert!(!st.scopes.contains_key(&(ScopeKind::Run, "r".into())));
         assert_eq!(st.doc(st.by_id[&Uuid::from_u128(3)]).unwrap().pos[0], 1);
+        // Postings stay sorted by position through updates.
+        st.update(Uuid::from_u128(1), "green kite", true);
+        st.finish();
+        let green = st.terms[&memlayer_text::stem("green")];
+        assert_eq!(st.scopes[&key].postings[&green], [(0, 1), (1, 1)]);
     }
 }

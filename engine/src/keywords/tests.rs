@@ -75,7 +75,29 @@ fn assert_same(mine: Vec<(Uuid, f32)>, theirs: Vec<(Uuid, f32)>, what: &str) {
     );
 }
 
+/// The index's invariants: per scope, order, lengths and ids line up,
+/// each memory knows its position, postings are sorted by position.
+fn check_invariants(kw: &Keywords) {
+    let st = kw.state.read();
+    for ((kind, _), si) in &st.scopes {
+        assert_eq!(si.order.len(), si.lens.len());
+        assert_eq!(si.order.len(), si.ids.len());
+        for (p, &s) in si.order.iter().enumerate() {
+            let doc = st.doc(s).expect("live");
+            assert_eq!(doc.pos[super::state::dim(*kind)] as usize, p);
+            assert_eq!((si.lens[p], si.ids[p]), (doc.len, doc.id));
+        }
+        let at = |p: usize| st.doc(si.order[p]).map(|d| (d.at, d.id));
+        assert!((1..si.order.len()).all(|p| at(p - 1) < at(p)));
+        for list in si.postings.values() {
+            assert!(list.windows(2).all(|w| w[0].0 < w[1].0));
+            assert!(list.iter().all(|x| (x.0 as usize) < si.order.len()));
+        }
+    }
+}
+
 fn compare(store: &Store, kw: &Keywords, round: usize) {
+    check_invariants(kw);
     let snap = store.snapshot().unwrap();
     let queries = [
         "painting the lake",
