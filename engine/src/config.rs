@@ -193,12 +193,11 @@ pub struct SearchConfig {
     /// scores order the rest, so feedback finds memories that say the same
     /// thing in other words without moving the first hits. A stem with
     /// more than 1,000 postings in the scope is too common to join (and
-    /// to read). 0 turns it off (the default). With 0.3 (and
-    /// `feedback_terms` 20), LOCOMO's dev half gains R@10 0.742 → 0.762
-    /// with R@1 and R@5 unchanged, but the second keyword search costs
-    /// +2.5 ms p50 at ~550 memories per scope and 2.5× the search time at
-    /// 10k memories of a small vocabulary (docs/benchmarks.md), so it is
-    /// off until it is cheaper.
+    /// to read). 0 turns it off. At the default 0.3 (and `feedback_terms`
+    /// 20), LOCOMO's dev half gains R@10 0.742 → 0.762 with R@1 and R@5
+    /// unchanged, for about +1 ms p50 at ~550 memories per scope (the
+    /// second keyword search runs on the in-memory index;
+    /// docs/benchmarks.md).
     pub feedback_weight: f32,
     /// Pseudo-relevance feedback: the best hits of the first ranking whose
     /// stems may join the query.
@@ -221,7 +220,7 @@ impl Default for SearchConfig {
             bm25_k: 4.0,
             context_weight: 0.7,
             query_dates: true,
-            feedback_weight: 0.0,
+            feedback_weight: 0.3,
             feedback_docs: 5,
             feedback_terms: 20,
             query_cache: 256,

@@ -126,7 +126,10 @@ fn new_facts_without_candidates_skip_reconciliation() {
     );
     let s = mem.search("oslo", &SearchOptions::user("u")).unwrap();
     let stages: Vec<&str> = s.timings.stages().iter().map(|(s, _)| *s).collect();
-    assert_eq!(stages, ["embed", "keyword", "semantic", "fetch", "rank"]);
+    assert_eq!(
+        stages,
+        ["embed", "keyword", "semantic", "fetch", "feedback", "rank"]
+    );
 }
 
 /// A chat model whose answer is computed from the prompt.

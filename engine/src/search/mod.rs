@@ -11,7 +11,7 @@
 //!    word of every memory made on it; their cosine from the stored
 //!    vector); expired and superseded memories hidden unless asked for;
 //! 4. [`rank`]: [`fuse`] the signals, threshold on the semantic part, sort,
-//!    cut to `limit`; with `search.feedback_weight` > 0 (off by default),
+//!    cut to `limit`; with `search.feedback_weight` > 0 (0.3 by default),
 //!    pseudo-relevance feedback: stems of the `feedback_docs` best hits
 //!    ([`feedback_stems`]) join the keyword query at a reduced weight, the
 //!    keyword side of stage 3 runs again, and those best hits keep the top
