@@ -21,7 +21,7 @@ mod state;
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use memlayer_store::keyword::{Expansion, MAX_EXPANSION_POSTINGS, expansion_weights};
+use memlayer_store::keyword::{Expansion, MAX_EXPANSION_POSTINGS, expansion_weights, query_stems};
 use memlayer_store::{KeywordOptions, Scope, Snapshot, Store};
 use parking_lot::RwLock;
 use uuid::Uuid;
@@ -158,17 +158,6 @@ impl Keywords {
         sort_best(&mut out, top);
         out
     }
-}
-
-/// The query's distinct stems (stop words removed first, as when indexing).
-fn query_stems(query: &str, stop_words: bool) -> Vec<String> {
-    let mut stems: Vec<String> = memlayer_text::tokenize(query, stop_words)
-        .iter()
-        .map(|t| memlayer_text::stem(t))
-        .collect();
-    stems.sort();
-    stems.dedup();
-    stems
 }
 
 /// Best first (ties: smaller id first); only the `top` best when given.

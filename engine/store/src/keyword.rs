@@ -245,8 +245,10 @@ pub(crate) struct Corpus<'a> {
     pub ids: Option<&'a HashSet<Uuid>>,
 }
 
-/// The query's distinct stems (stop words removed first, as when indexing).
-pub(crate) fn query_stems(query: &str, stop_words: bool) -> Vec<String> {
+/// The query's distinct stems (stop words removed first, as when
+/// indexing), sorted: the terms of a keyword query (the engine's in-memory
+/// keyword index uses them too).
+pub fn query_stems(query: &str, stop_words: bool) -> Vec<String> {
     let mut stems: Vec<String> = tokenize(query, stop_words)
         .iter()
         .map(|t| memlayer_text::stem(t))
