@@ -21,7 +21,9 @@ mod state;
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use memlayer_store::keyword::{Expansion, MAX_EXPANSION_POSTINGS, expansion_weights, query_stems};
+use memlayer_store::keyword::{
+    Expansion, MAX_EXPANSION_POSTINGS, expansion_weights, query_stems, sort_best,
+};
 use memlayer_store::{KeywordOptions, Scope, Snapshot, Store};
 use parking_lot::RwLock;
 use uuid::Uuid;
@@ -158,22 +160,6 @@ impl Keywords {
         sort_best(&mut out, top);
         out
     }
-}
-
-/// Best first (ties: smaller id first); only the `top` best when given.
-fn sort_best(v: &mut Vec<(Uuid, f32)>, top: Option<usize>) {
-    let order = |a: &(Uuid, f32), b: &(Uuid, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-    if let Some(k) = top
-        && k < v.len()
-    {
-        if k == 0 {
-            v.clear();
-            return;
-        }
-        v.select_nth_unstable_by(k - 1, order);
-        v.truncate(k);
-    }
-    v.sort_by(order);
 }
 
 /// A scope as the scorer sees it: its memories in insertion order. One

@@ -556,19 +556,27 @@ pub(crate) fn rebuild_postings(t: &mut WTables<'_>, stop_words: bool) -> Result<
 /// Scores, best first (ties: smaller id first); only the best `top` when
 /// given (selected in linear time, then sorted), else all.
 pub(crate) fn sorted(scores: HashMap<Uuid, f32>, top: Option<usize>) -> Vec<(Uuid, f32)> {
-    let order = |a: &(Uuid, f32), b: &(Uuid, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     let mut out: Vec<(Uuid, f32)> = scores.into_iter().collect();
+    sort_best(&mut out, top);
+    out
+}
+
+/// Sorts (id, score) pairs best first (ties: smaller id first), keeping
+/// only the best `top` when given (selected in linear time, then sorted):
+/// the order of every keyword search's results.
+pub fn sort_best(v: &mut Vec<(Uuid, f32)>, top: Option<usize>) {
+    let order = |a: &(Uuid, f32), b: &(Uuid, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     if let Some(k) = top
-        && k < out.len()
+        && k < v.len()
     {
         if k == 0 {
-            return Vec::new();
+            v.clear();
+            return;
         }
-        out.select_nth_unstable_by(k - 1, order);
-        out.truncate(k);
+        v.select_nth_unstable_by(k - 1, order);
+        v.truncate(k);
     }
-    out.sort_by(order);
-    out
+    v.sort_by(order);
 }
 
 /// Reads stats for a stats key.
