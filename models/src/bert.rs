@@ -61,8 +61,8 @@ pub struct EmbedderConfig {
     /// fast path (for comparisons; the results agree to cosine ≥ 0.9999).
     pub candle_only: bool,
     /// Keep a single text's fast-path pass on the calling thread. By
-    /// default a text of 8 or more tokens is split into two row halves on
-    /// two threads (when rayon has two); the results are identical.
+    /// default a helper thread computes half of each layer's weights (when
+    /// rayon has two threads); the results are bit-identical.
     pub one_thread: bool,
 }
 
@@ -304,7 +304,7 @@ impl BertEmbedder {
         let fast = if config.candle_only {
             None
         } else {
-            fast_path(&cfg_bytes, &weights).map(|f| f.with_two_threads(!config.one_thread))
+            fast_path(&cfg_bytes, &weights, !config.one_thread)
         };
         let vb =
             VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).map_err(|e| {
@@ -429,7 +429,7 @@ impl BertEmbedder {
 
 /// The fast path's shape from `config.json`, when it covers the model: a
 /// BERT with absolute positions and exact-GELU activations.
-fn fast_path(cfg_bytes: &[u8], weights: &[u8]) -> Option<SmallEncoder> {
+fn fast_path(cfg_bytes: &[u8], weights: &[u8], two_threads: bool) -> Option<SmallEncoder> {
     let v: serde_json::Value = serde_json::from_slice(cfg_bytes).ok()?;
     let s = |k: &str| v.get(k).and_then(serde_json::Value::as_str);
     let n = |k: &str| {
@@ -464,7 +464,7 @@ fn fast_path(cfg_bytes: &[u8], weights: &[u8]) -> Option<SmallEncoder> {
         eps,
         max_pos,
     };
-    SmallEncoder::load(weights, &shape)
+    SmallEncoder::load(weights, &shape, two_threads)
 }
 
 impl BertEmbedder {
@@ -474,9 +474,15 @@ impl BertEmbedder {
     }
 
     /// One text through the fast path: hidden states, pooled, normalised.
-    fn embed_one_fast(&self, fast: &SmallEncoder, ids: &[u32]) -> Result<Vec<f32>> {
+    /// `alone` keeps the pass on the calling thread (batches run one text
+    /// per thread already).
+    fn embed_one_fast(&self, fast: &SmallEncoder, ids: &[u32], alone: bool) -> Result<Vec<f32>> {
         let h = self.dims;
-        let x = fast.forward(ids)?;
+        let x = if alone {
+            fast.forward_alone(ids)?
+        } else {
+            fast.forward(ids)?
+        };
         let n = ids.len();
         let mut v = vec![0f32; h];
         match self.pooling {
@@ -524,7 +530,7 @@ impl Embedder for BertEmbedder {
                     backend: "tokenizers",
                     reason: e.to_string(),
                 })?;
-            return Ok(vec![self.embed_one_fast(fast, enc.get_ids())?]);
+            return Ok(vec![self.embed_one_fast(fast, enc.get_ids(), false)?]);
         }
         let encodings = self
             .tokenizer
@@ -541,7 +547,7 @@ impl Embedder for BertEmbedder {
             use rayon::prelude::*;
             return ids
                 .par_iter()
-                .map(|ids| self.embed_one_fast(fast, ids))
+                .map(|ids| self.embed_one_fast(fast, ids, true))
                 .collect();
         }
         // Sort by length so each forward pass pads as little as possible.

@@ -1,6 +1,6 @@
 //! Query-embedding latency of the default embedder (MiniLM-L6-v2), with a
-//! text's pass on one thread and split in two row halves (the default), by query
-//! length: p50 / p95 of `Embedder::embed` (tokenizing + the single-text
+//! text's pass on one thread and on two (the default: a helper thread
+//! computes half of each layer's weights), by query length: p50 / p95 of `Embedder::embed` (tokenizing + the single-text
 //! fast path) for queries of exactly 6, 8, 10, 12, 16 and 32 tokens ([CLS] and [SEP]
 //! included), and of tokenizing alone; then `embed_batch` throughput on
 //! 32 texts of 16 and of 128 tokens, in texts/s and in GFLOP/s of the
@@ -9,8 +9,11 @@
 //! (`cargo bench -p memlayer-benches --bench embed -- sgemm`).
 //!
 //! ```text
-//! cargo run --release -p memlayer-tests --bin embed-latency [-- ROUNDS]
+//! cargo run --release -p memlayer-tests --bin embed-latency [-- ROUNDS [queries]]
 //! ```
+//!
+//! With `queries`, only the default configuration's query table runs (for
+//! profiling the single-text path).
 
 use std::time::Instant;
 
@@ -56,6 +59,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(400);
+    let queries_only = std::env::args().nth(2).as_deref() == Some("queries");
     let dir = memlayer_tests::require(CachedModel::MINILM_L6_V2);
     let split = BertEmbedder::load_dir(&dir, &EmbedderConfig::default()).expect("load MiniLM");
     let one = BertEmbedder::load_dir(
@@ -66,13 +70,17 @@ fn main() {
         },
     )
     .expect("load MiniLM");
-    for (name, e) in [("one thread", &one), ("two row halves (default)", &split)] {
+    if queries_only {
+        run(&split, rounds, false);
+        return;
+    }
+    for (name, e) in [("one thread", &one), ("two threads (default)", &split)] {
         println!("\n## {name}");
-        run(e, rounds);
+        run(e, rounds, true);
     }
 }
 
-fn run(e: &BertEmbedder, rounds: usize) {
+fn run(e: &BertEmbedder, rounds: usize, batches: bool) {
     println!(
         "fast path: {}, cores: {}",
         e.has_fast_path(),
@@ -100,6 +108,9 @@ fn run(e: &BertEmbedder, rounds: usize) {
             pct(&mut emb, 0.95),
             pct(&mut tok, 0.5)
         );
+    }
+    if !batches {
+        return;
     }
     // MiniLM-L6: hidden 384, intermediate 1536, 6 layers.
     let (h, i, layers) = (384.0, 1536.0, 6.0);
