@@ -230,3 +230,61 @@ fn graph_memory_with_smollm2_yields_schema_valid_output() {
         );
     }
 }
+
+#[test]
+fn search_rerank_scores_the_best_hits_with_the_chat_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = Memory::builder(dir.path().join("m.redb"))
+        .config(MemoryConfig {
+            durability: memlayer::Durability::None,
+            search: memlayer::SearchConfig {
+                rerank: true,
+                rerank_depth: 5,
+                ..memlayer::SearchConfig::default()
+            },
+            ..MemoryConfig::default()
+        })
+        .embedder(minilm())
+        .chat(smollm())
+        .open()
+        .expect("open");
+    for f in [
+        "I am allergic to penicillin.",
+        "My daughter's name is Sofia.",
+        "I drive a blue Volvo.",
+        "I work night shifts at the hospital.",
+        "My favourite food is ramen.",
+        "I moved to Lisbon in 2021.",
+    ] {
+        mem.add(f, &AddOptions::user("ana").infer(false)).unwrap();
+    }
+    let q = "what car does she drive?";
+    let r = mem
+        .search(q, &SearchOptions::user("ana").limit(3).explain())
+        .unwrap();
+    assert_eq!(r.results.len(), 3);
+    assert!(r.timings.stages().iter().any(|(s, _)| *s == "rerank"));
+    let scores: Vec<f32> = r
+        .results
+        .iter()
+        .map(|m| {
+            let d = m.explain.as_ref().expect("explain");
+            let s = d.rerank.expect("a rerank score");
+            assert_eq!(m.score, Some(s));
+            s
+        })
+        .collect();
+    // Probabilities of "yes", best first.
+    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)), "{scores:?}");
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    // Without the reranker: the fused order, no rerank scores.
+    let mut plain = SearchOptions::user("ana").limit(3).explain();
+    plain.no_rerank = true;
+    let r = mem.search(q, &plain).unwrap();
+    assert!(!r.timings.stages().iter().any(|(s, _)| *s == "rerank"));
+    assert!(
+        r.results
+            .iter()
+            .all(|m| m.explain.as_ref().is_some_and(|d| d.rerank.is_none()))
+    );
+}

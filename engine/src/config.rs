@@ -206,6 +206,17 @@ pub struct SearchConfig {
     pub feedback_terms: usize,
     /// Recent query embeddings kept in memory (0: no cache).
     pub query_cache: usize,
+    /// Rerank with the chat model (`config.chat`, loaded on first use):
+    /// the best `rerank_depth` hits are each scored by the model's
+    /// next-token probability of "yes" to "does this memory help answer
+    /// the question?" (one prefill per hit; the system prompt and question
+    /// are a shared, cached prefix) and reordered by it before the cut to
+    /// `limit`. Off by default: it costs about one prefill of ~60 tokens
+    /// per hit (docs/benchmarks.md). A reranker given to
+    /// `MemoryBuilder::reranker` takes its place.
+    pub rerank: bool,
+    /// How many of the best hits the reranker scores (at least `limit`).
+    pub rerank_depth: usize,
     /// Recency weighting: half-life in days (`None`: off).
     pub recency_half_life_days: Option<f64>,
     /// Share of the fused score subject to recency decay (0..=1).
@@ -224,6 +235,8 @@ impl Default for SearchConfig {
             feedback_docs: 5,
             feedback_terms: 20,
             query_cache: 256,
+            rerank: false,
+            rerank_depth: 20,
             recency_half_life_days: None,
             recency_weight: 0.2,
         }
@@ -398,6 +411,7 @@ impl MemoryConfig {
         for (key, v) in [
             ("search.feedback_docs", s.feedback_docs),
             ("search.feedback_terms", s.feedback_terms),
+            ("search.rerank_depth", s.rerank_depth),
         ] {
             if !(1..=100).contains(&v) {
                 return Err(MemoryError::invalid(key, "must be in 1..=100"));

@@ -16,14 +16,17 @@
 //!    ([`feedback_stems`]) join the keyword query at a reduced weight, the
 //!    keyword side of stage 3 runs again, and those best hits keep the top
 //!    places while the expanded scores order the rest; then the optional
-//!    reranker;
+//!    reranker (the builder's, or the chat model with `search.rerank`:
+//!    [`ChatReranker`]) reorders the best `rerank_depth` before the cut;
 //! 5. graph memory on: the query's `relations` (`crate::graph`).
 
 mod cache;
 mod fuse;
 mod rank;
+mod rerank;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use memlayer_store::keyword::Expansion;
 use memlayer_store::{Filter, KeywordOptions, Memory as Record, Scope, Timestamp};
@@ -31,9 +34,10 @@ use uuid::Uuid;
 
 pub(crate) use self::cache::QueryCache;
 pub use self::fuse::fuse;
+pub use self::rerank::ChatReranker;
 use crate::error::Result;
 use crate::memory::Memory;
-use crate::types::{MemoryItem, SearchOptions, SearchResult};
+use crate::types::{MemoryItem, Reranker, SearchOptions, SearchResult};
 use crate::validate::{
     check_limit, check_query, check_threshold, is_expired, narrow_scope, parse_filters,
     validated_scope,
@@ -74,15 +78,22 @@ impl Memory {
             now,
         };
         let t = timings.record("embed", t);
+        let reranker = self.reranker(opts)?;
+        // The reranker sees the best `rerank_depth` hits, then the cut.
+        let depth = if reranker.is_some() {
+            limit.max(cfg.rerank_depth)
+        } else {
+            limit
+        };
         let (c, t) = self.search_candidates(&q, cfg, &mut timings, t)?;
         let mut hits = if c.first.is_empty() {
-            rank::rank(c.hits, &c.bm25, cfg, now, threshold, limit)
+            rank::rank(c.hits, &c.bm25, cfg, now, threshold, depth)
         } else {
             let all = rank::rank(c.hits, &c.bm25, cfg, now, threshold, usize::MAX);
-            rank::keep_first(all, &c.first, limit)
+            rank::keep_first(all, &c.first, depth)
         };
         let mut t = timings.record("rank", t);
-        if let Some(r) = self.inner.reranker.as_ref().filter(|_| !opts.no_rerank)
+        if let Some(r) = reranker
             && !hits.is_empty()
         {
             let docs: Vec<&str> = hits.iter().map(|(m, _)| m.text.as_str()).collect();
@@ -90,6 +101,7 @@ impl Memory {
             rank::apply_rerank(&mut hits, scores)?;
             t = timings.record("rerank", t);
         }
+        hits.truncate(limit);
         let relations = if self.inner.config.graph {
             let r = self.graph_search_within(query, &qv, &full_scope, limit)?;
             timings.record("graph", t);
@@ -112,6 +124,21 @@ impl Memory {
                 })
                 .collect(),
         })
+    }
+
+    /// The reranker of a search: none with `no_rerank`; else the one given
+    /// to the builder; else, with `search.rerank`, the chat model.
+    fn reranker(&self, opts: &SearchOptions) -> Result<Option<Arc<dyn Reranker>>> {
+        if opts.no_rerank {
+            return Ok(None);
+        }
+        if let Some(r) = &self.inner.reranker {
+            return Ok(Some(Arc::clone(r)));
+        }
+        if self.inner.config.search.rerank {
+            return Ok(Some(Arc::new(ChatReranker::new(self.chat_model()?))));
+        }
+        Ok(None)
     }
 
     /// Stage 3: semantic ∪ keyword candidates, from one snapshot. With

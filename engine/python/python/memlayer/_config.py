@@ -43,8 +43,8 @@ IGNORED_MEM0_KEYS = frozenset(["version"])
 # Why a Mem0 key means nothing offline (rejected with this reason).
 REJECTED_MEM0_KEYS = {
     "history_db_path": "memlayer keeps history in the database file itself; remove history_db_path",
-    "reranker": "memlayer has no external reranker; remove reranker (search ranks semantic + keyword)",
-    "rerank": "memlayer has no external reranker; remove rerank (search ranks semantic + keyword)",
+    "reranker": "memlayer has no external reranker; remove reranker (to rerank with the local chat model, set search.rerank = true)",
+    "rerank": "memlayer has no external reranker; remove rerank (to rerank with the local chat model, set search.rerank = true)",
 }
 # The keys of each Mem0 section's ``config`` that mean something offline;
 # ``None`` = accepted and ignored.
