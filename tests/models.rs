@@ -593,3 +593,51 @@ fn chat_errors_are_typed_and_name_the_file() {
         .unwrap();
     assert!(out.completion_tokens <= 4);
 }
+
+#[test]
+fn mpnet_matches_independent_reference() {
+    // all-mpnet-base-v2 through the fast path (MPNet: relative-position
+    // attention buckets, positions from pad + 1, no token types) against
+    // an independent float64 numpy forward pass
+    // (scripts/mpnet-reference.py → tests/fixtures/mpnet_reference.json).
+    let p = memlayer_tests::fixture("mpnet_reference.json");
+    let r: memlayer_tests::Reference =
+        serde_json::from_slice(&std::fs::read(&p).expect("mpnet fixture")).expect("fixture");
+    let e = BertEmbedder::load_dir(
+        &require(CachedModel::MPNET_BASE_V2),
+        &EmbedderConfig::default(),
+    )
+    .expect("load all-mpnet-base-v2");
+    assert!(e.has_fast_path());
+    assert_eq!((e.dims(), e.max_seq_length()), (768, r.max_seq_length));
+    let texts: Vec<&str> = r.cases.iter().map(|c| c.text.as_str()).collect();
+    let batched = e.embed_batch(&texts).unwrap();
+    let mut worst = f64::MAX;
+    for (case, got) in r.cases.iter().zip(&batched) {
+        assert_eq!(
+            e.token_count(&case.text).unwrap(),
+            case.tokens,
+            "{:?}",
+            case.text
+        );
+        let single = e.embed(&case.text).unwrap();
+        worst = worst
+            .min(cos64(got, &case.embedding))
+            .min(cos64(&single, &case.embedding));
+    }
+    eprintln!(
+        "MPNet vs reference: {} cases, worst cosine {worst:.9}",
+        r.cases.len()
+    );
+    assert!(worst >= 0.9999, "worst cosine {worst}");
+    // Candle has no MPNet: asking for it is a clear error, not a panic.
+    let err = BertEmbedder::load_dir(
+        &require(CachedModel::MPNET_BASE_V2),
+        &EmbedderConfig {
+            candle_only: true,
+            ..Default::default()
+        },
+    )
+    .expect_err("candle_only MPNet");
+    assert!(err.to_string().contains("fast path"), "{err}");
+}

@@ -13,7 +13,7 @@ use tokenizers::{
 
 use crate::embed::{Embedder, Fnv64};
 use crate::error::{ModelError, Result};
-use crate::small_encoder::{Shape, SmallEncoder};
+use crate::small_encoder::{Arch, Shape, SmallEncoder};
 use crate::source::ModelSource;
 
 /// How token vectors are pooled into one sentence vector
@@ -82,7 +82,9 @@ pub struct EmbedderConfig {
 /// # Ok::<(), memlayer_models::ModelError>(())
 /// ```
 pub struct BertEmbedder {
-    model: BertModel,
+    /// Candle's model for padded batches (`None` for MPNet, whose texts
+    /// all take the fast path).
+    model: Option<BertModel>,
     /// The single-text path (`None`: an architecture it does not cover).
     fast: Option<SmallEncoder>,
     tokenizer: Tokenizer,
@@ -179,8 +181,19 @@ impl BertEmbedder {
         }
         let cfg_path = dir.join("config.json");
         let cfg_bytes = read(&cfg_path)?;
-        let bert_cfg: Config =
+        // MPNet's config has BERT's fields but no token types; it runs on
+        // the fast path only (Candle has no MPNet).
+        let mut cfg_json: serde_json::Value =
             serde_json::from_slice(&cfg_bytes).map_err(|e| ModelError::Corrupt {
+                path: cfg_path.clone(),
+                reason: format!("not JSON: {e}"),
+            })?;
+        let mpnet = cfg_json.get("model_type").and_then(|t| t.as_str()) == Some("mpnet");
+        if mpnet && let Some(o) = cfg_json.as_object_mut() {
+            o.entry("type_vocab_size").or_insert(1.into());
+        }
+        let bert_cfg: Config =
+            serde_json::from_value(cfg_json).map_err(|e| ModelError::Corrupt {
                 path: cfg_path.clone(),
                 reason: format!("not a BERT config: {e}"),
             })?;
@@ -306,17 +319,32 @@ impl BertEmbedder {
         } else {
             fast_path(&cfg_bytes, &weights, !config.one_thread)
         };
-        let vb =
-            VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).map_err(|e| {
-                ModelError::Corrupt {
+        let model = if mpnet {
+            if fast.is_none() {
+                return Err(ModelError::Corrupt {
+                    path: st_path.clone(),
+                    reason: if config.candle_only {
+                        "MPNet runs on the single-text fast path only; unset candle_only".into()
+                    } else {
+                        "weights do not match an MPNet config.json".into()
+                    },
+                });
+            }
+            None
+        } else {
+            let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).map_err(
+                |e| ModelError::Corrupt {
                     path: st_path.clone(),
                     reason: format!("not a readable safetensors file: {e}"),
-                }
-            })?;
-        let model = BertModel::load(vb, &bert_cfg).map_err(|e| ModelError::Corrupt {
-            path: st_path.clone(),
-            reason: format!("weights do not match config.json: {e}"),
-        })?;
+                },
+            )?;
+            Some(
+                BertModel::load(vb, &bert_cfg).map_err(|e| ModelError::Corrupt {
+                    path: st_path.clone(),
+                    reason: format!("weights do not match config.json: {e}"),
+                })?,
+            )
+        };
         tracing::debug!(dir = %dir.display(), dims, max_seq_length, pooling = pooling.as_str(), normalize, fast_path = fast.is_some(), "loaded BERT embedder");
         Ok(BertEmbedder {
             model,
@@ -373,8 +401,11 @@ impl BertEmbedder {
         let input_ids = Tensor::from_vec(flat, (b, len), &self.device).map_err(c)?;
         let type_ids = input_ids.zeros_like().map_err(c)?;
         let attention = Tensor::from_vec(mask, (b, len), &self.device).map_err(c)?;
-        let hidden = self
+        let model = self
             .model
+            .as_ref()
+            .ok_or_else(|| ModelError::candle("this model has no Candle path"))?;
+        let hidden = model
             .forward(&input_ids, &type_ids, Some(&attention))
             .map_err(c)?; // (b, len, dims)
         let mask_f = attention
@@ -428,7 +459,7 @@ impl BertEmbedder {
 }
 
 /// The fast path's shape from `config.json`, when it covers the model: a
-/// BERT with absolute positions and exact-GELU activations.
+/// BERT with absolute positions or an MPNet, with exact-GELU activations.
 fn fast_path(cfg_bytes: &[u8], weights: &[u8], two_threads: bool) -> Option<SmallEncoder> {
     let v: serde_json::Value = serde_json::from_slice(cfg_bytes).ok()?;
     let s = |k: &str| v.get(k).and_then(serde_json::Value::as_str);
@@ -437,8 +468,15 @@ fn fast_path(cfg_bytes: &[u8], weights: &[u8], two_threads: bool) -> Option<Smal
             .and_then(serde_json::Value::as_u64)
             .and_then(|x| usize::try_from(x).ok())
     };
-    let covered = s("model_type").is_none_or(|t| t == "bert")
-        && s("hidden_act").is_none_or(|a| a == "gelu")
+    let arch = match s("model_type") {
+        None | Some("bert") => Arch::Bert,
+        Some("mpnet") => Arch::MpNet {
+            pad_id: n("pad_token_id").unwrap_or(1),
+            buckets: n("relative_attention_num_buckets").unwrap_or(32),
+        },
+        Some(_) => return None,
+    };
+    let covered = s("hidden_act").is_none_or(|a| a == "gelu")
         && s("position_embedding_type").is_none_or(|p| p == "absolute");
     let (Some(hidden), Some(heads), Some(inter), Some(layers), Some(max_pos)) = (
         n("hidden_size"),
@@ -457,6 +495,7 @@ fn fast_path(cfg_bytes: &[u8], weights: &[u8], two_threads: bool) -> Option<Smal
         .and_then(serde_json::Value::as_f64)
         .unwrap_or(1e-12);
     let shape = Shape {
+        arch,
         hidden,
         heads,
         inter,

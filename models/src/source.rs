@@ -48,17 +48,26 @@ impl CachedModel {
         file: Some("gemma-3-270m-q4_k_m.gguf"),
     };
 
+    /// sentence-transformers all-mpnet-base-v2 (768-d): the larger,
+    /// opt-in embedder (MPNet: BERT plus relative-position attention
+    /// buckets).
+    pub const MPNET_BASE_V2: CachedModel = CachedModel {
+        name: "all-mpnet-base-v2",
+        file: None,
+    };
+
     /// Every model the fetch script knows.
-    pub const ALL: [CachedModel; 5] = [
+    pub const ALL: [CachedModel; 6] = [
         Self::MINILM_L6_V2,
         Self::SMOLLM2_135M,
         Self::QWEN25_05B,
         Self::QWEN25_15B,
         Self::GEMMA3_270M,
+        Self::MPNET_BASE_V2,
     ];
 
     /// Looks a cached model up by its folder name or a short alias
-    /// (`minilm`, `smollm2`, `qwen`, `qwen1.5b`, `gemma3`).
+    /// (`minilm`, `smollm2`, `qwen`, `qwen1.5b`, `gemma3`, `mpnet`).
     ///
     /// ```
     /// use memlayer_models::CachedModel;
@@ -72,6 +81,7 @@ impl CachedModel {
             "qwen" => Some(Self::QWEN25_05B),
             "qwen1.5b" => Some(Self::QWEN25_15B),
             "gemma3" => Some(Self::GEMMA3_270M),
+            "mpnet" => Some(Self::MPNET_BASE_V2),
             _ => None,
         };
         alias.or_else(|| Self::ALL.into_iter().find(|m| m.name == name))
@@ -98,6 +108,7 @@ impl CachedModel {
             "smollm2-135m-instruct-q4_1" => "smollm2",
             "qwen2.5-coder-0.5b-instruct-q4_k_m" => "qwen",
             "qwen2.5-coder-1.5b-instruct-q4_k_m" => "qwen1.5b",
+            "all-mpnet-base-v2" => "mpnet",
             _ => "gemma3",
         }
     }

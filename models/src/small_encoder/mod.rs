@@ -61,6 +61,8 @@ struct Layer {
 
 /// One half of a [`Layer`]'s weights (PyTorch layout in, panels inside).
 struct Half {
+    /// The model's index of this half's first head.
+    head0: usize,
     /// Attention heads of this half.
     heads: usize,
     /// Q, K then V outputs of this half's heads (`3 · heads · d`), biased.
@@ -107,6 +109,7 @@ impl Layer {
                 qkv_b.extend_from_slice(&f.qkv.1[outs]);
             }
             Half {
+                head0: c.start / d,
                 heads: c.len() / d,
                 qkv: Linear::new(&qkv_w, qkv_b),
                 out: Linear::new(&columns(&f.out.0, h, c), vec![0.0; h]),
@@ -147,10 +150,47 @@ struct Weights {
     max_pos: usize,
     word: Vec<f32>,
     pos: Vec<f32>,
-    /// Token-type 0 embedding (queries are single segments).
+    /// Position of the first token in `pos` (0 for BERT; MPNet counts
+    /// from its padding id + 1).
+    pos_offset: usize,
+    /// Token-type 0 embedding (queries are single segments; zeros for
+    /// MPNet, which has none).
     type0: Vec<f32>,
     emb_ln: (Vec<f32>, Vec<f32>),
     layers: Vec<Layer>,
+    /// MPNet's relative-position attention bias, shared by every layer.
+    rel: Option<RelativeBias>,
+}
+
+/// MPNet's attention bias by relative position: T5-style buckets (half
+/// for each direction, exact up to a quarter of the buckets, then
+/// logarithmic up to `max_distance`), one learned value per bucket and head.
+struct RelativeBias {
+    /// `buckets × heads`, row-major.
+    table: Vec<f32>,
+    buckets: usize,
+    max_distance: usize,
+}
+
+impl RelativeBias {
+    /// The bucket of key position minus query position `rel`, as
+    /// `MPNetEncoder.relative_position_bucket` computes it.
+    fn bucket(&self, rel: i64) -> usize {
+        let half = self.buckets / 2;
+        let n = -rel;
+        let mut ret = if n < 0 { half } else { 0 };
+        let n = n.unsigned_abs() as usize;
+        let max_exact = half / 2;
+        ret += if n < max_exact {
+            n
+        } else {
+            let ratio = (n as f32 / max_exact as f32).ln()
+                / (self.max_distance as f32 / max_exact as f32).ln();
+            // Truncation toward zero, as `.to(torch.long)`.
+            (max_exact + (ratio * (half - max_exact) as f32) as usize).min(half - 1)
+        };
+        ret
+    }
 }
 
 /// A BERT encoder for one sequence at a time (see the module docs).
@@ -160,8 +200,19 @@ pub(crate) struct SmallEncoder {
     pair: Option<Pair>,
 }
 
+/// The encoder families the fast path runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Arch {
+    /// BERT: absolute positions from 0, token-type embeddings.
+    Bert,
+    /// MPNet: positions from `pad_id + 1`, no token types, attention
+    /// biased by relative position (`buckets` buckets up to distance 128).
+    MpNet { pad_id: usize, buckets: usize },
+}
+
 /// The shape facts the fast path needs from `config.json`.
 pub(crate) struct Shape {
+    pub arch: Arch,
     pub hidden: usize,
     pub heads: usize,
     pub inter: usize,
@@ -205,29 +256,61 @@ impl SmallEncoder {
             .and_then(|t| t.flatten_all().ok()?.to_vec1::<f32>().ok())
             .filter(|w| w.len() % h == 0)?;
         let pos = get("embeddings.position_embeddings.weight", shape.max_pos * h)?;
-        let types = tensors
-            .get(&format!("{prefix}embeddings.token_type_embeddings.weight"))
-            .and_then(|t| t.flatten_all().ok()?.to_vec1::<f32>().ok())
-            .filter(|w| w.len() >= h)?;
+        let mpnet = matches!(shape.arch, Arch::MpNet { .. });
+        let type0 = if mpnet {
+            vec![0.0; h]
+        } else {
+            tensors
+                .get(&format!("{prefix}embeddings.token_type_embeddings.weight"))
+                .and_then(|t| t.flatten_all().ok()?.to_vec1::<f32>().ok())
+                .filter(|w| w.len() >= h)?[..h]
+                .to_vec()
+        };
+        // Tensor names: BERT's, or MPNet's (`attention.attn.{q,k,v,o}`,
+        // `attention.LayerNorm`).
+        let (qkv_names, out_name, ln1_name) = if mpnet {
+            (["attn.q", "attn.k", "attn.v"], "attn.o", "LayerNorm")
+        } else {
+            (
+                ["self.query", "self.key", "self.value"],
+                "output.dense",
+                "output.LayerNorm",
+            )
+        };
         let mut layers = Vec::with_capacity(shape.layers);
         for l in 0..shape.layers {
             let p = format!("encoder.layer.{l}");
             let (mut qkv_w, mut qkv_b) = (Vec::with_capacity(3 * h * h), Vec::new());
-            for part in ["query", "key", "value"] {
-                let (w, b) = linear(&format!("{p}.attention.self.{part}"), h, h)?;
+            for part in qkv_names {
+                let (w, b) = linear(&format!("{p}.attention.{part}"), h, h)?;
                 qkv_w.extend(w);
                 qkv_b.extend(b);
             }
             let full = Full {
                 qkv: (qkv_w, qkv_b),
-                out: linear(&format!("{p}.attention.output.dense"), h, h)?,
-                ln1: ln(&format!("{p}.attention.output.LayerNorm"))?,
+                out: linear(&format!("{p}.attention.{out_name}"), h, h)?,
+                ln1: ln(&format!("{p}.attention.{ln1_name}"))?,
                 inter: linear(&format!("{p}.intermediate.dense"), i, h)?,
                 down: linear(&format!("{p}.output.dense"), h, i)?,
                 ln2: ln(&format!("{p}.output.LayerNorm"))?,
             };
             layers.push(Layer::split(full, h, shape.heads));
         }
+        let (pos_offset, rel) = match shape.arch {
+            Arch::Bert => (0, None),
+            Arch::MpNet { pad_id, buckets } => {
+                let table = get(
+                    "encoder.relative_attention_bias.weight",
+                    buckets * shape.heads,
+                )?;
+                let rel = RelativeBias {
+                    table,
+                    buckets,
+                    max_distance: 128,
+                };
+                (pad_id + 1, Some(rel))
+            }
+        };
         let w = Weights {
             hidden: h,
             heads: shape.heads,
@@ -235,9 +318,11 @@ impl SmallEncoder {
             max_pos: shape.max_pos,
             word,
             pos,
-            type0: types[..h].to_vec(),
+            pos_offset,
+            type0,
             emb_ln: ln("embeddings.LayerNorm")?,
             layers,
+            rel,
         };
         Some(SmallEncoder::new(w, two_threads))
     }
@@ -280,10 +365,10 @@ impl Weights {
     /// The embedding step: word + position + type 0, LayerNorm.
     fn embed(&self, ids: &[u32]) -> Result<Vec<f32>> {
         let (n, h) = (ids.len(), self.hidden);
-        if n == 0 || n > self.max_pos {
+        let most = self.max_pos.saturating_sub(self.pos_offset);
+        if n == 0 || n > most {
             return Err(ModelError::InvalidArgument(format!(
-                "sequence of {n} tokens: the encoder takes 1..={}",
-                self.max_pos
+                "sequence of {n} tokens: the encoder takes 1..={most}"
             )));
         }
         let vocab = self.word.len() / h;
@@ -296,7 +381,8 @@ impl Weights {
                 )));
             }
             let row = &mut x[r * h..(r + 1) * h];
-            let (w, p) = (&self.word[id * h..][..h], &self.pos[r * h..][..h]);
+            let at = r + self.pos_offset;
+            let (w, p) = (&self.word[id * h..][..h], &self.pos[at * h..][..h]);
             for j in 0..h {
                 row[j] = w[j] + p[j] + self.type0[j];
             }
@@ -354,7 +440,7 @@ impl Weights {
         part.resize(n * self.hidden, 0.0);
         if step == 0 {
             half.qkv.apply(x, n, &mut work.qkv);
-            self.attention(half.heads, &work.qkv, n, &mut work.ctx);
+            self.attention(half.head0, half.heads, &work.qkv, n, &mut work.ctx);
             half.out.apply_into(&work.ctx, n, part);
         } else {
             half.inter.apply(x, n, &mut work.inter);
@@ -380,14 +466,22 @@ impl Weights {
         layer_norm(x, h, ln, self.eps);
     }
 
-    /// Self-attention of `heads` heads over their fused `qkv` (`n` rows of
-    /// Q, K then V, each `heads · d` wide), for every row, into `ctx`
-    /// (`n × heads · d`). No padding: every token attends to every token.
-    fn attention(&self, heads: usize, qkv: &[f32], n: usize, ctx: &mut Vec<f32>) {
+    /// Self-attention of the `heads` heads from `head0` over their fused
+    /// `qkv` (`n` rows of Q, K then V, each `heads · d` wide), for every
+    /// row, into `ctx` (`n × heads · d`). No padding: every token attends
+    /// to every token. MPNet adds its relative-position bias to the scores.
+    fn attention(&self, head0: usize, heads: usize, qkv: &[f32], n: usize, ctx: &mut Vec<f32>) {
         let d = self.hidden / self.heads;
         let w = heads * d;
         let scale = 1.0 / (d as f32).sqrt();
         let mut p = vec![0f32; n];
+        // Bucket of each key-minus-query offset, from -(n-1) to n-1.
+        let buckets: Vec<usize> = match &self.rel {
+            Some(rel) => (0..2 * n.max(1) - 1)
+                .map(|o| rel.bucket(o as i64 - (n as i64 - 1)))
+                .collect(),
+            None => Vec::new(),
+        };
         ctx.clear();
         ctx.resize(n * w, 0.0);
         for head in 0..heads {
@@ -397,6 +491,12 @@ impl Weights {
                 for (j, pj) in p.iter_mut().enumerate() {
                     let k = &qkv[j * 3 * w + w + off..][..d];
                     *pj = dot(q, k) * scale;
+                }
+                if let Some(rel) = &self.rel {
+                    let g = head0 + head;
+                    for (j, pj) in p.iter_mut().enumerate() {
+                        *pj += rel.table[buckets[j + n - 1 - i] * self.heads + g];
+                    }
                 }
                 softmax(&mut p);
                 let out = &mut ctx[i * w + off..][..d];

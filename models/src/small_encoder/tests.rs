@@ -57,7 +57,9 @@ fn tiny(heads: usize) -> (Weights, Vec<Full>) {
         word: r.vec(50 * h, 1.0),
         pos: r.vec(64 * h, 0.5),
         type0: r.vec(h, 0.125),
+        pos_offset: 0,
         emb_ln: (vec![1.0; h], vec![0.0; h]),
+        rel: None,
         layers: fulls
             .iter()
             .map(|f| Layer::split(copy(f), h, heads))
@@ -91,7 +93,10 @@ fn plain(w: &Weights, fulls: &[Full], mut x: Vec<f32>, n: usize) -> Vec<f32> {
                 let mut p: Vec<f32> = (0..n)
                     .map(|j| {
                         let k = &qkv[j * 3 * h + h + head * d..][..d];
-                        q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() / (d as f32).sqrt()
+                        let bias = w.rel.as_ref().map_or(0.0, |r| {
+                            r.table[r.bucket(j as i64 - i as i64) * w.heads + head]
+                        });
+                        q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() / (d as f32).sqrt() + bias
                     })
                     .collect();
                 softmax(&mut p);
@@ -141,6 +146,51 @@ fn split_halves_compute_the_plain_layers() {
             assert!(err < 1e-4, "heads {heads}, {n} rows: {err}");
         }
     }
+}
+
+#[test]
+fn relative_buckets_match_mpnet() {
+    // Expected values from `MPNetEncoder.relative_position_bucket`
+    // (32 buckets, max distance 128), key position minus query position.
+    let rel = RelativeBias {
+        table: Vec::new(),
+        buckets: 32,
+        max_distance: 128,
+    };
+    let offsets = [
+        -300, -128, -100, -20, -9, -8, -7, -1, 0, 1, 7, 8, 9, 20, 100, 128, 300,
+    ];
+    let want = [
+        15, 15, 15, 10, 8, 8, 7, 1, 0, 17, 23, 24, 24, 26, 31, 31, 31,
+    ];
+    let got: Vec<usize> = offsets.iter().map(|&o| rel.bucket(o)).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn relative_bias_and_position_offset_reach_the_scores() {
+    // An MPNet-like encoder: the split halves with the bias give the plain
+    // layers with the bias, and the bias changes the result.
+    let (mut w, fulls) = tiny(4);
+    let n = 9;
+    let x = w.embed(&ids(n)).expect("embed");
+    let mut without = x.clone();
+    w.pass_alone(&mut without, n);
+    w.rel = Some(RelativeBias {
+        table: Rng(3).vec(32 * 4, 2.0),
+        buckets: 32,
+        max_distance: 128,
+    });
+    let want = plain(&w, &fulls, x.clone(), n);
+    let mut got = x;
+    w.pass_alone(&mut got, n);
+    assert!(worst(&want, &got) < 1e-4, "{}", worst(&want, &got));
+    assert!(worst(&without, &got) > 1e-3);
+    // Positions from the offset: the last `pos_offset` positions are out
+    // of reach.
+    w.pos_offset = 2;
+    assert!(w.embed(&ids(62)).is_ok());
+    assert!(w.embed(&ids(63)).is_err());
 }
 
 #[test]

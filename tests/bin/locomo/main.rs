@@ -11,8 +11,8 @@
 //!
 //! ```text
 //! cargo run --release -p memlayer-tests --bin locomo -- [--file LOCOMO.json]
-//!     [--db DIR] [--configs default,keyword,semantic[:ctx=W][:k=K][:w=S][:dates=0][:fb=G][:fbd=R][:fbt=T]]
-//!     [--convs N]
+//!     [--db DIR] [--configs default,keyword,semantic[:ctx=W][:k=K][:w=S][:dates=0][:fb=G][:fbd=R][:fbt=T][:rr=D]]
+//!     [--convs N] [--questions N] [--embedder minilm|mpnet|PATH]
 //!     [--json OUT.json] [--lab]
 //!     [--candle-only] [--compare-ingest]
 //! ```
@@ -20,6 +20,9 @@
 //! `--file` defaults to `../shared/eval/locomo-dev.json` (never copied into
 //! the repository: CC BY-NC 4.0). `--db DIR` keeps the ingested database
 //! there and reuses it on the next run (ingest only when DIR has none).
+//! `--questions N` scores an evenly spread sample of N questions (for the
+//! slow chat-model reranker, `:rr=D`); `--embedder` picks the embedder (a
+//! database keeps the embedder it was ingested with: use a new `--db`).
 //! `--candle-only` embeds single queries through Candle instead of the
 //! single-text fast path (for the comparison). Turns are ingested with
 //! `add_many` (their session date as `created_at`); `--compare-ingest`
@@ -328,7 +331,13 @@ fn main() {
     });
     let convs: usize = arg("--convs").map_or(usize::MAX, |n| n.parse().expect("--convs N"));
     let configs = arg("--configs").unwrap_or_else(|| "default,keyword,semantic".into());
-    let (turns, questions) = load(&file, convs);
+    let (turns, mut questions) = load(&file, convs);
+    // `--questions N`: an evenly spread sample of N questions (for slow
+    // configurations such as the chat-model reranker).
+    if let Some(n) = arg("--questions").map(|n| n.parse::<usize>().expect("--questions N")) {
+        let step = questions.len().div_ceil(n.max(1)).max(1);
+        questions = questions.into_iter().step_by(step).collect();
+    }
     println!(
         "{file}: {} turns, {} scored questions",
         turns.len(),
@@ -336,7 +345,7 @@ fn main() {
     );
 
     let bert = BertEmbedder::load(
-        &memlayer_tests::model_source("minilm"),
+        &memlayer_tests::model_source(&arg("--embedder").unwrap_or_else(|| "minilm".into())),
         &EmbedderConfig {
             candle_only: args.flag("--candle-only"),
             ..EmbedderConfig::default()
@@ -407,10 +416,10 @@ fn main() {
     );
     let mut runs = vec![bm25_baseline(&turns, &questions)];
     for spec in configs.split(',').filter(|c| !c.is_empty()) {
-        // "NAME[:ctx=W][:k=K][:w=S][:dates=0][:fb=G][:fbd=R][:fbt=T]": a
-        // configuration with overrides of context_weight, bm25_k,
-        // semantic_weight, query_dates, feedback_weight, feedback_docs and
-        // feedback_terms (for sweeps).
+        // "NAME[:ctx=W][:k=K][:w=S][:dates=0][:fb=G][:fbd=R][:fbt=T][:rr=D]":
+        // a configuration with overrides of context_weight, bm25_k,
+        // semantic_weight, query_dates, feedback_weight, feedback_docs,
+        // feedback_terms and rerank (the chat model reranks the best D).
         let mut parts = spec.split(':');
         let name = parts.next().unwrap_or_default();
         let search = match name {
@@ -452,6 +461,12 @@ fn main() {
                 },
                 "fbt" => SearchConfig {
                     feedback_terms: v as usize,
+                    ..s
+                },
+                // The chat-model reranker over the best `v` hits.
+                "rr" => SearchConfig {
+                    rerank: v > 0.0,
+                    rerank_depth: (v as usize).max(1),
                     ..s
                 },
                 other => panic!("--configs: unknown override {other}"),
