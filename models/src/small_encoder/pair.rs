@@ -129,14 +129,18 @@ impl Pair {
         // pass returned, and nobody else holds the queue.
         self.ex.published[0].store(0, Ordering::Relaxed);
         self.ex.published[1].store(0, Ordering::Relaxed);
-        let job = Job { x: x.clone(), n };
-        if tx.send(job).is_err() {
+        if tx.send(Job { x: x.clone(), n }).is_err() {
             *queue = None;
             return false;
         }
         let input = x.clone();
+        let retire = RetireOnPanic {
+            ex: &self.ex,
+            queue: &mut queue,
+        };
         w.pass_half(x, n, 0, &self.ex);
         wait_for(&self.ex.published[1], FINISHED);
+        drop(retire);
         if self.ex.failed.load(Ordering::Acquire) {
             tracing::warn!("the embedding helper thread failed; single texts now use one thread");
             *queue = None;
@@ -144,6 +148,23 @@ impl Pair {
             return false;
         }
         true
+    }
+}
+
+/// Should the calling half unwind mid-pass, lets the helper's waits end
+/// (it finishes the pass on stale sums, which nobody reads) and retires
+/// the helper: its queue closes, so it exits after that pass.
+struct RetireOnPanic<'a> {
+    ex: &'a Exchange,
+    queue: &'a mut Option<mpsc::Sender<Job>>,
+}
+
+impl Drop for RetireOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.ex.published[0].store(FAILED, Ordering::Release);
+            *self.queue = None;
+        }
     }
 }
 
