@@ -111,6 +111,14 @@ impl std::fmt::Debug for BertEmbedder {
     }
 }
 
+/// What the embedder reads from `config.json` for every encoder family.
+#[derive(Deserialize)]
+struct EncoderConfig {
+    model_type: Option<String>,
+    hidden_size: usize,
+    max_position_embeddings: usize,
+}
+
 #[derive(Deserialize)]
 struct SentenceBertConfig {
     max_seq_length: Option<usize>,
@@ -181,22 +189,24 @@ impl BertEmbedder {
         }
         let cfg_path = dir.join("config.json");
         let cfg_bytes = read(&cfg_path)?;
-        // MPNet's config has BERT's fields but no token types; it runs on
-        // the fast path only (Candle has no MPNet).
-        let mut cfg_json: serde_json::Value =
+        let cfg_json: serde_json::Value =
             serde_json::from_slice(&cfg_bytes).map_err(|e| ModelError::Corrupt {
                 path: cfg_path.clone(),
                 reason: format!("not JSON: {e}"),
             })?;
-        let mpnet = cfg_json.get("model_type").and_then(|t| t.as_str()) == Some("mpnet");
-        if mpnet && let Some(o) = cfg_json.as_object_mut() {
-            o.entry("type_vocab_size").or_insert(1.into());
-        }
-        let bert_cfg: Config =
-            serde_json::from_value(cfg_json).map_err(|e| ModelError::Corrupt {
-                path: cfg_path.clone(),
-                reason: format!("not a BERT config: {e}"),
-            })?;
+        let not_bert = |e: serde_json::Error| ModelError::Corrupt {
+            path: cfg_path.clone(),
+            reason: format!("not a BERT config: {e}"),
+        };
+        let encoder = EncoderConfig::deserialize(&cfg_json).map_err(not_bert)?;
+        // Candle's config, for Candle's model. MPNet has none (no token
+        // types; Candle has no MPNet): it runs on the fast path only.
+        let mpnet = encoder.model_type.as_deref() == Some("mpnet");
+        let candle_cfg = if mpnet {
+            None
+        } else {
+            Some(Config::deserialize(&cfg_json).map_err(not_bert)?)
+        };
 
         let st: Option<SentenceBertConfig> = read_json(&dir.join("sentence_bert_config.json"))?;
         let pool_cfg: Option<PoolingConfig> = read_json(&dir.join("1_Pooling/config.json"))?;
@@ -230,7 +240,7 @@ impl BertEmbedder {
                 .any(|m| m.kind.ends_with(".Normalize") || m.path.ends_with("Normalize")),
             None => true,
         };
-        let dims = bert_cfg.hidden_size;
+        let dims = encoder.hidden_size;
         if let Some(w) = pool_cfg.as_ref().and_then(|p| p.word_embedding_dimension)
             && w != dims
         {
@@ -253,8 +263,8 @@ impl BertEmbedder {
         let max_seq_length = config
             .max_seq_length
             .or(st.and_then(|s| s.max_seq_length))
-            .unwrap_or(bert_cfg.max_position_embeddings)
-            .min(bert_cfg.max_position_embeddings);
+            .unwrap_or(encoder.max_position_embeddings)
+            .min(encoder.max_position_embeddings);
         if max_seq_length < 2 {
             return Err(ModelError::InvalidArgument(format!(
                 "max_seq_length {max_seq_length} is too small (needs room for [CLS] and [SEP])"
@@ -306,7 +316,7 @@ impl BertEmbedder {
         let model_id = config.model_id.clone().unwrap_or_else(|| {
             format!(
                 "bert/{}/{}{}/{}d/{}/{:016x}",
-                bert_cfg.model_type.as_deref().unwrap_or("bert"),
+                encoder.model_type.as_deref().unwrap_or("bert"),
                 pooling.as_str(),
                 if normalize { "+norm" } else { "" },
                 dims,
@@ -317,10 +327,10 @@ impl BertEmbedder {
         let fast = if config.candle_only {
             None
         } else {
-            fast_path(&cfg_bytes, &weights, !config.one_thread)
+            fast_path(&cfg_json, &weights, !config.one_thread)
         };
-        let model = if mpnet {
-            if fast.is_none() {
+        let model = match candle_cfg {
+            None if fast.is_none() => {
                 return Err(ModelError::Corrupt {
                     path: st_path.clone(),
                     reason: if config.candle_only {
@@ -330,20 +340,18 @@ impl BertEmbedder {
                     },
                 });
             }
-            None
-        } else {
-            let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).map_err(
-                |e| ModelError::Corrupt {
-                    path: st_path.clone(),
-                    reason: format!("not a readable safetensors file: {e}"),
-                },
-            )?;
-            Some(
-                BertModel::load(vb, &bert_cfg).map_err(|e| ModelError::Corrupt {
+            None => None,
+            Some(cfg) => {
+                let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+                    .map_err(|e| ModelError::Corrupt {
+                        path: st_path.clone(),
+                        reason: format!("not a readable safetensors file: {e}"),
+                    })?;
+                Some(BertModel::load(vb, &cfg).map_err(|e| ModelError::Corrupt {
                     path: st_path.clone(),
                     reason: format!("weights do not match config.json: {e}"),
-                })?,
-            )
+                })?)
+            }
         };
         tracing::debug!(dir = %dir.display(), dims, max_seq_length, pooling = pooling.as_str(), normalize, fast_path = fast.is_some(), "loaded BERT embedder");
         Ok(BertEmbedder {
@@ -460,8 +468,7 @@ impl BertEmbedder {
 
 /// The fast path's shape from `config.json`, when it covers the model: a
 /// BERT with absolute positions or an MPNet, with exact-GELU activations.
-fn fast_path(cfg_bytes: &[u8], weights: &[u8], two_threads: bool) -> Option<SmallEncoder> {
-    let v: serde_json::Value = serde_json::from_slice(cfg_bytes).ok()?;
+fn fast_path(v: &serde_json::Value, weights: &[u8], two_threads: bool) -> Option<SmallEncoder> {
     let s = |k: &str| v.get(k).and_then(serde_json::Value::as_str);
     let n = |k: &str| {
         v.get(k)

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use memlayer_models::{ChatMessage, ChatModel};
+use memlayer_models::{ChatMessage, ChatModel, ModelError};
 
 use crate::error::{MemoryError, Result};
 use crate::types::Reranker;
@@ -53,10 +53,17 @@ impl Reranker for ChatReranker {
         documents
             .iter()
             .map(|d| {
+                // A model that cannot score answers is a configuration
+                // problem (name the key); any other failure is the model's.
                 let c = self
                     .chat
                     .classify(&messages(query, d), &CHOICES)
-                    .map_err(|e| MemoryError::invalid("search.rerank", e.to_string()))?;
+                    .map_err(|e| match e {
+                        ModelError::Unsupported { .. } => {
+                            MemoryError::invalid("search.rerank", e.to_string())
+                        }
+                        e => MemoryError::Model(e),
+                    })?;
                 Ok(yes(&c.probs))
             })
             .collect()
@@ -66,7 +73,7 @@ impl Reranker for ChatReranker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use memlayer_models::{Classification, Completion, GenerateOptions, ModelError};
+    use memlayer_models::{Classification, Completion, GenerateOptions};
 
     /// Says "yes" with probability 0.9 when the memory mentions a word of
     /// the question after "Question: ", else 0.2; or cannot classify.

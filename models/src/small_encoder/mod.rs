@@ -395,6 +395,7 @@ impl Weights {
     /// each step on this thread.
     fn pass_alone(&self, x: &mut [f32], n: usize) {
         with_scratch(|s| {
+            self.relative_buckets(n, &mut s.work.buckets);
             for l in &self.layers {
                 for step in 0..2 {
                     self.half(l, 0, step, x, n, &mut s.work, &mut s.parts[0]);
@@ -410,6 +411,7 @@ impl Weights {
     /// `ex` from the other thread.
     fn pass_half(&self, x: &mut [f32], n: usize, me: usize, ex: &Exchange) {
         with_scratch(|s| {
+            self.relative_buckets(n, &mut s.work.buckets);
             for (i, l) in self.layers.iter().enumerate() {
                 for step in 0..2 {
                     let count = (2 * i + step + 1) as u32;
@@ -440,7 +442,8 @@ impl Weights {
         part.resize(n * self.hidden, 0.0);
         if step == 0 {
             half.qkv.apply(x, n, &mut work.qkv);
-            self.attention(half.head0, half.heads, &work.qkv, n, &mut work.ctx);
+            let qkv = &work.qkv;
+            self.attention(half.head0, half.heads, qkv, &work.buckets, n, &mut work.ctx);
             half.out.apply_into(&work.ctx, n, part);
         } else {
             half.inter.apply(x, n, &mut work.inter);
@@ -466,22 +469,34 @@ impl Weights {
         layer_norm(x, h, ln, self.eps);
     }
 
+    /// MPNet's bucket of each key-minus-query offset of an `n`-token
+    /// pass, from -(n-1) to n-1, into `out` (computed once per pass; left
+    /// empty for BERT).
+    fn relative_buckets(&self, n: usize, out: &mut Vec<usize>) {
+        out.clear();
+        if let Some(rel) = &self.rel {
+            out.extend((0..2 * n.max(1) - 1).map(|o| rel.bucket(o as i64 - (n as i64 - 1))));
+        }
+    }
+
     /// Self-attention of the `heads` heads from `head0` over their fused
     /// `qkv` (`n` rows of Q, K then V, each `heads · d` wide), for every
     /// row, into `ctx` (`n × heads · d`). No padding: every token attends
     /// to every token. MPNet adds its relative-position bias to the scores.
-    fn attention(&self, head0: usize, heads: usize, qkv: &[f32], n: usize, ctx: &mut Vec<f32>) {
+    /// `buckets` comes from [`Weights::relative_buckets`] for `n`.
+    fn attention(
+        &self,
+        head0: usize,
+        heads: usize,
+        qkv: &[f32],
+        buckets: &[usize],
+        n: usize,
+        ctx: &mut Vec<f32>,
+    ) {
         let d = self.hidden / self.heads;
         let w = heads * d;
         let scale = 1.0 / (d as f32).sqrt();
         let mut p = vec![0f32; n];
-        // Bucket of each key-minus-query offset, from -(n-1) to n-1.
-        let buckets: Vec<usize> = match &self.rel {
-            Some(rel) => (0..2 * n.max(1) - 1)
-                .map(|o| rel.bucket(o as i64 - (n as i64 - 1)))
-                .collect(),
-            None => Vec::new(),
-        };
         ctx.clear();
         ctx.resize(n * w, 0.0);
         for head in 0..heads {
@@ -536,6 +551,8 @@ struct Scratch {
 /// The intermediate buffers of one half-step.
 #[derive(Default)]
 struct Work {
+    /// MPNet's relative-position buckets of this pass.
+    buckets: Vec<usize>,
     qkv: Vec<f32>,
     ctx: Vec<f32>,
     inter: Vec<f32>,
