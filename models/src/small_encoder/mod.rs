@@ -230,6 +230,12 @@ impl SmallEncoder {
         if shape.heads == 0 || !shape.hidden.is_multiple_of(shape.heads) {
             return None;
         }
+        // Relative buckets need both directions and an exact range.
+        if let Arch::MpNet { buckets, .. } = shape.arch
+            && buckets < 4
+        {
+            return None;
+        }
         let tensors = candle_core::safetensors::load_buffer(weights, &Device::Cpu).ok()?;
         let prefix = ["", "bert.", "model."]
             .into_iter()
@@ -308,7 +314,7 @@ impl SmallEncoder {
                     buckets,
                     max_distance: 128,
                 };
-                (pad_id + 1, Some(rel))
+                (pad_id.saturating_add(1), Some(rel))
             }
         };
         let w = Weights {
