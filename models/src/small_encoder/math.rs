@@ -1,5 +1,5 @@
 //! The element-wise and row-wise steps of the single-text encoder:
-//! LayerNorm, softmax, GELU (exact erf) and the small vector helpers.
+//! LayerNorm, softmax and GELU (exact erf).
 
 /// LayerNorm of each `h`-wide row of `x` in place (gain `g`, bias `b`).
 /// The mean and variance are summed in 8 lanes, so they vectorise (a
@@ -28,16 +28,30 @@ fn lanes_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Softmax of `p` in place.
+/// Softmax of `p` in place (with [`exp`], so the loop vectorises).
 pub(super) fn softmax(p: &mut [f32]) {
-    let max = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for v in p.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
+    // In 8 lanes, comparing rather than `f32::max` (whose NaN rule keeps
+    // the loop scalar); a NaN score gives a NaN row either way.
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let chunks = p.chunks_exact(8);
+    let mut max = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    for c in chunks {
+        for l in 0..8 {
+            lanes[l] = if c[l] > lanes[l] { c[l] } else { lanes[l] };
+        }
+    }
+    for l in lanes {
+        max = if l > max { l } else { max };
     }
     for v in p.iter_mut() {
-        *v /= sum;
+        *v = exp(*v - max);
+    }
+    let inv = 1.0 / lanes_sum(p, |v| v);
+    for v in p.iter_mut() {
+        *v *= inv;
     }
 }
 
@@ -92,25 +106,6 @@ pub(super) fn erf(x: f32) -> f32 {
     if x >= 0.0 { r } else { -r }
 }
 
-/// Dot product with 16 independent lanes (fixed-size chunks and fused
-/// multiply-adds, so it vectorises under `target-cpu=native`).
-pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 16];
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..16 {
-            acc[l] = x[l].mul_add(y[l], acc[l]);
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +141,20 @@ mod tests {
         let mut p = [1.0f32, 2.0, 3.0];
         softmax(&mut p);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6 && p[2] > p[1]);
+        // Past the 8 lanes and their remainder, the largest anywhere.
+        for at in [0usize, 5, 9, 18] {
+            let mut p: Vec<f32> = (0..19).map(|i| (i % 5) as f32 * 10.0 - 30.0).collect();
+            p[at] = 90.0;
+            let want: Vec<f32> = {
+                let e: Vec<f64> = p.iter().map(|&v| (f64::from(v) - 90.0).exp()).collect();
+                let s: f64 = e.iter().sum();
+                e.iter().map(|v| (v / s) as f32).collect()
+            };
+            softmax(&mut p);
+            for (g, w) in p.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-6, "max at {at}: {g} vs {w}");
+            }
+        }
         let mut x = vec![1.0f32, 2.0, 3.0, 4.0];
         layer_norm(&mut x, 4, &(vec![1.0; 4], vec![0.0; 4]), 1e-12);
         assert!(x.iter().sum::<f32>().abs() < 1e-5);

@@ -34,7 +34,7 @@ use candle_core::{Device, Tensor};
 
 use crate::error::{ModelError, Result};
 use linear::{Linear, PANEL};
-use math::{dot, gelu, layer_norm, softmax};
+use math::{gelu, layer_norm, softmax};
 use pair::{Exchange, Pair};
 
 /// One encoder layer, its weights in two halves that two threads compute
@@ -449,8 +449,8 @@ impl Weights {
         if step == 0 {
             half.qkv.apply(x, n, &mut work.qkv);
             let qkv = &work.qkv;
-            self.attention(half.head0, half.heads, qkv, &work.buckets, n, &mut work.ctx);
-            half.out.apply_into(&work.ctx, n, part);
+            self.attention(half.head0, half.heads, qkv, &work.buckets, n, &mut work.at);
+            half.out.apply_into(&work.at.ctx, n, part);
         } else {
             half.inter.apply(x, n, &mut work.inter);
             work.inter.iter_mut().for_each(|v| *v = gelu(*v));
@@ -487,9 +487,17 @@ impl Weights {
 
     /// Self-attention of the `heads` heads from `head0` over their fused
     /// `qkv` (`n` rows of Q, K then V, each `heads · d` wide), for every
-    /// row, into `ctx` (`n × heads · d`). No padding: every token attends
-    /// to every token. MPNet adds its relative-position bias to the scores.
-    /// `buckets` comes from [`Weights::relative_buckets`] for `n`.
+    /// row, into `at.ctx` (`n × heads · d`). No padding: every token
+    /// attends to every token. MPNet adds its relative-position bias to
+    /// the scores. `buckets` comes from [`Weights::relative_buckets`] for
+    /// `n`.
+    ///
+    /// Each head's keys are first transposed and scaled into `at.kt`
+    /// (`d × n`, rows padded with zeros to whole blocks of [`KEYS`]), so a
+    /// query's scores are multiply-adds of whole key rows into register
+    /// accumulators (no horizontal sums, no store-to-load chains), and its
+    /// context is multiply-adds of value rows into [`DIMS`]-wide register
+    /// accumulators.
     fn attention(
         &self,
         head0: usize,
@@ -497,38 +505,101 @@ impl Weights {
         qkv: &[f32],
         buckets: &[usize],
         n: usize,
-        ctx: &mut Vec<f32>,
+        at: &mut Attention,
     ) {
         let d = self.hidden / self.heads;
         let w = heads * d;
         let scale = 1.0 / (d as f32).sqrt();
-        let mut p = vec![0f32; n];
+        let np = n.div_ceil(KEYS) * KEYS;
+        let Attention { ctx, kt, probs } = at;
         ctx.clear();
         ctx.resize(n * w, 0.0);
+        kt.clear();
+        kt.resize(d * np, 0.0);
+        probs.clear();
+        probs.resize(n, 0.0);
         for head in 0..heads {
             let off = head * d;
+            // Row by row of the transpose: contiguous stores, strided loads.
+            for (t, row) in kt.chunks_exact_mut(np).enumerate() {
+                for (j, v) in row.iter_mut().take(n).enumerate() {
+                    *v = qkv[j * 3 * w + w + off + t] * scale;
+                }
+            }
             for i in 0..n {
                 let q = &qkv[i * 3 * w + off..][..d];
-                for (j, pj) in p.iter_mut().enumerate() {
-                    let k = &qkv[j * 3 * w + w + off..][..d];
-                    *pj = dot(q, k) * scale;
-                }
+                scores(q, kt, np, probs);
                 if let Some(rel) = &self.rel {
+                    // Query i's bias toward key j is bucket[j - i + n - 1].
                     let g = head0 + head;
-                    for (j, pj) in p.iter_mut().enumerate() {
+                    for (j, pj) in probs.iter_mut().enumerate() {
                         *pj += rel.table[buckets[j + n - 1 - i] * self.heads + g];
                     }
                 }
-                softmax(&mut p);
+                softmax(probs);
                 let out = &mut ctx[i * w + off..][..d];
-                for (j, &pj) in p.iter().enumerate() {
-                    let v = &qkv[j * 3 * w + 2 * w + off..][..d];
-                    for (o, &vv) in out.iter_mut().zip(v) {
-                        *o += pj * vv;
-                    }
-                }
+                let values = |j: usize| &qkv[j * 3 * w + 2 * w + off..][..d];
+                context(probs, values, out);
             }
         }
+    }
+}
+
+/// Keys per block of register accumulators in [`scores`].
+const KEYS: usize = 16;
+/// Context dimensions per block of register accumulators in [`context`].
+const DIMS: usize = 32;
+
+/// `probs[j] = q · k_j` for the `probs.len()` keys of `kt` (`q.len()`
+/// rows of `np` keys each, `np` a multiple of [`KEYS`]). Two accumulator
+/// sets (even and odd dimensions) halve the FMA latency chain.
+fn scores(q: &[f32], kt: &[f32], np: usize, probs: &mut [f32]) {
+    let d = q.len();
+    for jc in (0..np).step_by(KEYS) {
+        let (mut even, mut odd) = ([0f32; KEYS], [0f32; KEYS]);
+        let row = |t: usize| &kt[t * np + jc..][..KEYS];
+        for t in (0..d - d % 2).step_by(2) {
+            let (r0, r1, q0, q1) = (row(t), row(t + 1), q[t], q[t + 1]);
+            for l in 0..KEYS {
+                even[l] = q0.mul_add(r0[l], even[l]);
+                odd[l] = q1.mul_add(r1[l], odd[l]);
+            }
+        }
+        if d % 2 == 1 {
+            let (r, qt) = (row(d - 1), q[d - 1]);
+            for l in 0..KEYS {
+                even[l] = qt.mul_add(r[l], even[l]);
+            }
+        }
+        for (l, p) in probs.iter_mut().skip(jc).take(KEYS).enumerate() {
+            *p = even[l] + odd[l];
+        }
+    }
+}
+
+/// `out = Σ_j probs[j] · values(j)`, [`DIMS`] dimensions at a time in
+/// register accumulators.
+fn context<'a>(probs: &[f32], values: impl Fn(usize) -> &'a [f32], out: &mut [f32]) {
+    let d = out.len();
+    let mut c = 0;
+    while c + DIMS <= d {
+        let mut acc = [0f32; DIMS];
+        for (j, &pj) in probs.iter().enumerate() {
+            let v = &values(j)[c..c + DIMS];
+            for l in 0..DIMS {
+                acc[l] = pj.mul_add(v[l], acc[l]);
+            }
+        }
+        out[c..c + DIMS].copy_from_slice(&acc);
+        c += DIMS;
+    }
+    // A head size that is not a multiple of DIMS: the rest plainly.
+    for (l, o) in out.iter_mut().enumerate().skip(c) {
+        *o = probs
+            .iter()
+            .enumerate()
+            .map(|(j, &pj)| pj * values(j)[l])
+            .sum();
     }
 }
 
@@ -560,8 +631,19 @@ struct Work {
     /// MPNet's relative-position buckets of this pass.
     buckets: Vec<usize>,
     qkv: Vec<f32>,
-    ctx: Vec<f32>,
+    at: Attention,
     inter: Vec<f32>,
+}
+
+/// The buffers of [`Weights::attention`].
+#[derive(Default)]
+struct Attention {
+    /// The context of every row (`n × heads · d`).
+    ctx: Vec<f32>,
+    /// One head's keys, transposed and scaled (`d × n`).
+    kt: Vec<f32>,
+    /// One query's scores, then probabilities (`n`).
+    probs: Vec<f32>,
 }
 
 fn get_tensor(tensors: &HashMap<String, Tensor>, name: &str, len: usize) -> Option<Vec<f32>> {

@@ -246,3 +246,37 @@ fn rows_and_columns_select_submatrices() {
     assert_eq!(columns(&w, 4, 1..3), vec![1.0, 2.0, 5.0, 6.0, 9.0, 10.0]);
     assert!(columns(&w, 4, 2..2).is_empty());
 }
+
+#[test]
+fn scores_and_context_match_plain_sums() {
+    let mut r = Rng(11);
+    // Head sizes odd, even, a multiple of DIMS and not; key counts below,
+    // at and above a KEYS block.
+    for d in [5usize, 32, 40, 64] {
+        for n in [1usize, 7, 16, 17, 33] {
+            let np = n.div_ceil(KEYS) * KEYS;
+            let q = r.vec(d, 1.0);
+            let keys: Vec<Vec<f32>> = (0..n).map(|_| r.vec(d, 1.0)).collect();
+            let mut kt = vec![0f32; d * np];
+            for (j, k) in keys.iter().enumerate() {
+                for t in 0..d {
+                    kt[t * np + j] = k[t];
+                }
+            }
+            let mut got = vec![0f32; n];
+            scores(&q, &kt, np, &mut got);
+            for (j, k) in keys.iter().enumerate() {
+                let want: f32 = q.iter().zip(k).map(|(a, b)| a * b).sum();
+                assert!((got[j] - want).abs() < 1e-5, "scores d={d} n={n} j={j}");
+            }
+            let probs = r.vec(n, 1.0);
+            let values: Vec<Vec<f32>> = (0..n).map(|_| r.vec(d, 1.0)).collect();
+            let mut out = vec![f32::NAN; d];
+            context(&probs, |j| &values[j], &mut out);
+            for (l, o) in out.iter().enumerate() {
+                let want: f32 = (0..n).map(|j| probs[j] * values[j][l]).sum();
+                assert!((o - want).abs() < 1e-5, "context d={d} n={n} l={l}");
+            }
+        }
+    }
+}
