@@ -13,7 +13,10 @@
 //! ```
 //!
 //! With `queries`, only the default configuration's query table runs (for
-//! profiling the single-text path).
+//! profiling the single-text path). With `bandwidth`, it prints instead
+//! the rate at which one and two threads read a buffer over and over, by
+//! buffer size: where it falls is the cache this machine really gives a
+//! process, against the encoder's ~21 MB of weights read once per query.
 
 use std::time::Instant;
 
@@ -59,7 +62,12 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(400);
-    let queries_only = std::env::args().nth(2).as_deref() == Some("queries");
+    let mode = std::env::args().nth(2);
+    if mode.as_deref() == Some("bandwidth") {
+        bandwidth();
+        return;
+    }
+    let queries_only = mode.as_deref() == Some("queries");
     let dir = memlayer_tests::require(CachedModel::MINILM_L6_V2);
     let split = BertEmbedder::load_dir(&dir, &EmbedderConfig::default()).expect("load MiniLM");
     let one = BertEmbedder::load_dir(
@@ -133,5 +141,46 @@ fn run(e: &BertEmbedder, rounds: usize, batches: bool) {
             "| {tokens} tokens | {rate:.0} | {:.1} |",
             rate * tokens as f64 * flop_per_token / 1e9
         );
+    }
+}
+
+/// Read bandwidth (GB/s per thread, median of 15 passes) over buffers of
+/// growing size, one thread then two threads with a buffer each.
+fn bandwidth() {
+    println!("| MB per thread | one thread GB/s | two threads GB/s each |");
+    println!("|---|---|---|");
+    for mb in [1usize, 4, 8, 12, 16, 21, 32, 64] {
+        let rate = |threads: usize| -> Vec<f64> {
+            std::thread::scope(|s| {
+                let hs: Vec<_> = (0..threads)
+                    .map(|t| {
+                        s.spawn(move || {
+                            let words: Vec<u64> =
+                                (0..(mb << 20) / 8).map(|i| (i + t) as u64).collect();
+                            let mut rates: Vec<f64> = (0..15)
+                                .map(|_| {
+                                    let start = Instant::now();
+                                    // Eight lanes: the sum vectorises.
+                                    let mut acc = [0u64; 8];
+                                    for c in words.chunks_exact(8) {
+                                        for l in 0..8 {
+                                            acc[l] = acc[l].wrapping_add(c[l]);
+                                        }
+                                    }
+                                    std::hint::black_box(acc);
+                                    (mb << 20) as f64 / start.elapsed().as_secs_f64() / 1e9
+                                })
+                                .collect();
+                            pct(&mut rates, 0.5)
+                        })
+                    })
+                    .collect();
+                hs.into_iter()
+                    .map(|h| h.join().expect("reader thread"))
+                    .collect()
+            })
+        };
+        let (one, two) = (rate(1), rate(2));
+        println!("| {mb} | {:.1} | {:.1} / {:.1} |", one[0], two[0], two[1]);
     }
 }
