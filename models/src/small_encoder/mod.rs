@@ -22,6 +22,7 @@
 //! LayerNorm with the model's epsilon); the tests check it against Candle
 //! and the reference fixture. Batches keep one text per thread.
 
+mod attention;
 mod linear;
 mod math;
 mod pair;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 
 use crate::error::{ModelError, Result};
+use attention::{Attention, KEYS, context, scores};
 use linear::{Linear, PANEL};
 use math::{gelu, layer_norm, softmax};
 use pair::{Exchange, Pair};
@@ -496,7 +498,7 @@ impl Weights {
     /// (`d × n`, rows padded with zeros to whole blocks of [`KEYS`]), so a
     /// query's scores are multiply-adds of whole key rows into register
     /// accumulators (no horizontal sums, no store-to-load chains), and its
-    /// context is multiply-adds of value rows into [`DIMS`]-wide register
+    /// context is multiply-adds of value rows into 32-wide register
     /// accumulators.
     fn attention(
         &self,
@@ -545,64 +547,6 @@ impl Weights {
     }
 }
 
-/// Keys per block of register accumulators in [`scores`].
-const KEYS: usize = 16;
-/// Context dimensions per block of register accumulators in [`context`].
-const DIMS: usize = 32;
-
-/// `probs[j] = q · k_j` for the `probs.len()` keys of `kt` (`q.len()`
-/// rows of `np` keys each, `np` a multiple of [`KEYS`]). Two accumulator
-/// sets (even and odd dimensions) halve the FMA latency chain.
-fn scores(q: &[f32], kt: &[f32], np: usize, probs: &mut [f32]) {
-    let d = q.len();
-    for jc in (0..np).step_by(KEYS) {
-        let (mut even, mut odd) = ([0f32; KEYS], [0f32; KEYS]);
-        let row = |t: usize| &kt[t * np + jc..][..KEYS];
-        for t in (0..d - d % 2).step_by(2) {
-            let (r0, r1, q0, q1) = (row(t), row(t + 1), q[t], q[t + 1]);
-            for l in 0..KEYS {
-                even[l] = q0.mul_add(r0[l], even[l]);
-                odd[l] = q1.mul_add(r1[l], odd[l]);
-            }
-        }
-        if d % 2 == 1 {
-            let (r, qt) = (row(d - 1), q[d - 1]);
-            for l in 0..KEYS {
-                even[l] = qt.mul_add(r[l], even[l]);
-            }
-        }
-        for (l, p) in probs.iter_mut().skip(jc).take(KEYS).enumerate() {
-            *p = even[l] + odd[l];
-        }
-    }
-}
-
-/// `out = Σ_j probs[j] · values(j)`, [`DIMS`] dimensions at a time in
-/// register accumulators.
-fn context<'a>(probs: &[f32], values: impl Fn(usize) -> &'a [f32], out: &mut [f32]) {
-    let d = out.len();
-    let mut c = 0;
-    while c + DIMS <= d {
-        let mut acc = [0f32; DIMS];
-        for (j, &pj) in probs.iter().enumerate() {
-            let v = &values(j)[c..c + DIMS];
-            for l in 0..DIMS {
-                acc[l] = pj.mul_add(v[l], acc[l]);
-            }
-        }
-        out[c..c + DIMS].copy_from_slice(&acc);
-        c += DIMS;
-    }
-    // A head size that is not a multiple of DIMS: the rest plainly.
-    for (l, o) in out.iter_mut().enumerate().skip(c) {
-        *o = probs
-            .iter()
-            .enumerate()
-            .map(|(j, &pj)| pj * values(j)[l])
-            .sum();
-    }
-}
-
 thread_local! {
     /// This thread's [`Scratch`], reused across passes (taken while in
     /// use: a pass nested on the same thread gets fresh buffers).
@@ -633,17 +577,6 @@ struct Work {
     qkv: Vec<f32>,
     at: Attention,
     inter: Vec<f32>,
-}
-
-/// The buffers of [`Weights::attention`].
-#[derive(Default)]
-struct Attention {
-    /// The context of every row (`n × heads · d`).
-    ctx: Vec<f32>,
-    /// One head's keys, transposed and scaled (`d × n`).
-    kt: Vec<f32>,
-    /// One query's scores, then probabilities (`n`).
-    probs: Vec<f32>,
 }
 
 fn get_tensor(tensors: &HashMap<String, Tensor>, name: &str, len: usize) -> Option<Vec<f32>> {
